@@ -1,0 +1,5 @@
+"""``python -m kaspix`` runs the CLI."""
+
+from kaspix.cli import main
+
+main()

@@ -1,0 +1,209 @@
+"""The ``kaspix`` command line: run pipelines, inspect plugins, configs and runs.
+
+Plugin commands appear as ``kaspix <plugin> <command>``. Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from kaspix import __version__
+from kaspix.config import config_schema, config_to_yaml
+from kaspix.errors import KaspixError
+from kaspix.plugins import get_host
+from kaspix.registry import PART_KINDS
+
+
+def _console() -> Console:
+    return Console(stderr=False, highlight=False, soft_wrap=True)
+
+
+class KaspixGroup(click.Group):
+    """Built-in commands plus one sub-group per plugin that registers commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(super().list_commands(ctx)) + sorted(get_host().commands)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        builtin = super().get_command(ctx, name)
+        if builtin is not None or name not in get_host().commands:
+            return builtin
+        group = click.Group(name=name, help=f"Commands of the {name!r} plugin.")
+        for command in get_host().commands[name]:
+            group.add_command(command)
+        return group
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except KaspixError as exc:
+            raise UserError(exc) from None
+
+
+class UserError(click.ClickException):
+    """A :class:`KaspixError` shown the click way: one message, exit code 2, no traceback."""
+
+    exit_code = 2
+
+    def __init__(self, error: KaspixError) -> None:
+        super().__init__(str(error))
+        self.exit_code = error.exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+@click.group(cls=KaspixGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="kaspix")
+def cli() -> None:
+    """kaspix: simulate analog systems, build datasets, train and evaluate neural models of them.
+
+    Start with `kaspix plugins` to see what is installed, then `kaspix run --plugin NAME`.
+    """
+
+
+@cli.command()
+@click.option("--plugin", "plugin", help="Plugin whose default pipeline to run (see `kaspix plugins`).")
+@click.option("--pipeline", "pipeline", help="Pipeline to run, when a plugin has several.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML config; omitted fields keep their defaults.",
+)
+@click.option("--set", "overrides", multiple=True, metavar="a.b=VALUE", help="Override one config field (repeatable).")
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="Run folder to create (default: runs/<pipeline>-<timestamp>)."
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("runs"),
+    show_default=True,
+    help="Where new run folders go.",
+)
+@click.option(
+    "--resume",
+    "resume",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Continue an interrupted or failed run at its first unfinished step.",
+)
+def run(
+    plugin: str | None,
+    pipeline: str | None,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    out: Path | None,
+    runs_dir: Path,
+    resume: Path | None,
+) -> None:
+    """Run a pipeline into a fresh run folder, or resume one."""
+    from kaspix.runner import StepFailed, resume_run, start_run
+
+    host = get_host()
+    try:
+        if resume is not None:
+            if plugin or pipeline or config_path or overrides or out:
+                raise KaspixError(
+                    "--resume continues a run with the config it was started with",
+                    hint="drop --plugin/--pipeline/-c/--set/--out, or start a new run instead",
+                )
+            result = resume_run(host, resume)
+        else:
+            result = start_run(
+                host, plugin=plugin, pipeline=pipeline, config_path=config_path, overrides=overrides, out=out, runs_dir=runs_dir
+            )
+    except StepFailed as exc:
+        click.echo(
+            f"error: {exc}\n  the traceback is in {exc.run.log_path}\n  after fixing it: kaspix run --resume {exc.run.path}", err=True
+        )
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(130)
+    console = _console()
+    console.print(f"[bold green]done[/] {result.run.path}")
+    for key, value in sorted(result.metrics.items()):
+        console.print(f"  {key}: {_short(value)}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins, their versions, the parts they register, and load errors."""
+    host = get_host()
+    infos = [host.plugins[name] for name in sorted(host.plugins)]
+    if as_json:
+        click.echo(json.dumps([info.as_dict() for info in infos], indent=2))
+        return
+    console = _console()
+    if not infos:
+        console.print("no kaspix plugins installed; install one, e.g. pip install -e kaspix-spice")
+        return
+    table = Table("plugin", "version", "status", "parts", "commands", show_lines=True)
+    for info in infos:
+        status = "[yellow]disabled[/]" if info.disabled else (f"[red]error[/]: {info.error}" if info.error else "[green]ok[/]")
+        parts = "\n".join(f"{kind}: {', '.join(info.parts[kind])}" for kind in PART_KINDS if kind in info.parts) or "-"
+        table.add_row(info.name, info.version or "?", status, parts, ", ".join(info.commands) or "-")
+    console.print(table)
+
+
+@cli.command("config")
+@click.option("--plugin", "plugin", help="Plugin whose default pipeline config to print.")
+@click.option("--pipeline", "pipeline", help="Pipeline, when a plugin has several.")
+@click.option("--schema", is_flag=True, help="Print the JSON Schema instead of the defaults.")
+def config_command(plugin: str | None, pipeline: str | None, schema: bool) -> None:
+    """Print a pipeline's default config as YAML (a starting point for -c FILE)."""
+    part = get_host().pipeline_part(plugin=plugin, pipeline=pipeline)
+    model = part.obj.config_model
+    if schema:
+        click.echo(json.dumps(config_schema(model), indent=2))
+    else:
+        click.echo(f"# default config of pipeline {part.name!r} (plugin {part.plugin!r})")
+        click.echo(config_to_yaml(model()), nl=False)
+
+
+@cli.command()
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)
+@click.option("-n", "--limit", type=int, default=20, show_default=True, help="How many runs to show.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def runs(runs_dir: Path, limit: int, as_json: bool) -> None:
+    """List recent runs with their status and key metrics."""
+    from kaspix.runs import list_runs
+
+    summaries = list_runs(runs_dir, limit=limit)
+    if as_json:
+        click.echo(json.dumps([s.model_dump() for s in summaries], indent=2))
+        return
+    console = _console()
+    if not summaries:
+        console.print(f"no runs under {runs_dir}")
+        return
+    table = Table("run", "pipeline", "status", "steps", "metrics")
+    for s in summaries:
+        metrics = ", ".join(f"{k}={_short(v)}" for k, v in list(s.metrics.items())[:4])
+        table.add_row(s.path, f"{s.plugin}/{s.pipeline}", s.status, s.progress, metrics or "-")
+    console.print(table)
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``kaspix`` script."""
+    try:
+        cli.main(args=argv, prog_name="kaspix", standalone_mode=True)
+    except KaspixError as exc:  # raised while plugins load (strict mode) or outside a command
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)

@@ -1,0 +1,264 @@
+"""A small, complete fit loop for plugins: seeding, device choice, progress, checkpoints, early stopping.
+
+Needs torch (``pip install "kaspix-core[train]"``); torch is imported when these functions run,
+never when kaspix itself is imported.
+
+Batches are tuples ``(input_1, ..., input_k, target)``: the model is called as
+``model(input_1, ..., input_k)`` and the loss as ``loss_fn(prediction, target)``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kaspix.atomic import atomic_write_json
+from kaspix.errors import KaspixError
+from kaspix.progress import track
+
+if TYPE_CHECKING:
+    import torch
+
+    from kaspix.context import RunContext
+
+CHECKPOINT_FILE = "last.pt"
+BEST_FILE = "best.pt"
+HISTORY_FILE = "history.json"
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError:
+        raise KaspixError("training needs torch", hint='pip install "kaspix-core[train]"') from None
+    return torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's (when installed) and torch's random generators."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed % 2**32)
+    except ImportError:
+        pass
+    _torch().manual_seed(seed)
+
+
+def choose_device(preference: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA, then Apple MPS, then CPU; any other value is passed to ``torch.device``."""
+    torch = _torch()
+    if preference != "auto":
+        device = torch.device(preference)
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise KaspixError(f"device {preference!r} asked for, but CUDA is not available", hint="use device: auto or cpu")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def to_device(obj: Any, device: torch.device) -> Any:
+    """Move tensors (also inside tuples, lists and dicts) to ``device``."""
+    if hasattr(obj, "to") and callable(obj.to):
+        return obj.to(device)
+    if isinstance(obj, (tuple, list)):
+        return type(obj)(to_device(o, device) for o in obj)
+    if isinstance(obj, dict):
+        return {k: to_device(v, device) for k, v in obj.items()}
+    return obj
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` did."""
+
+    epochs_run: int
+    best_epoch: int
+    best_val_loss: float
+    stopped_early: bool
+    history: list[dict[str, float]] = field(default_factory=list)
+    best_checkpoint: Path | None = None
+    seconds: float = 0.0
+
+
+def fit(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    train_batches: Iterable[Sequence[Any]],
+    *,
+    val_batches: Iterable[Sequence[Any]] | None = None,
+    epochs: int = 10,
+    optimizer: torch.optim.Optimizer | None = None,
+    lr: float = 1e-3,
+    device: str = "auto",
+    seed: int | None = None,
+    patience: int | None = None,
+    grad_clip: float | None = None,
+    checkpoint_dir: str | Path | None = None,
+    ctx: RunContext[Any] | None = None,
+    metrics_prefix: str = "train",
+) -> FitResult:
+    """Train ``model`` and keep its best weights (lowest validation loss, else training loss).
+
+    Args:
+        model: The module to train; on return it holds the best weights.
+        loss_fn: ``loss_fn(prediction, target)`` returning a scalar tensor.
+        train_batches: Re-iterable batches (a ``DataLoader`` or a list).
+        val_batches: Optional validation batches; they drive early stopping and the best checkpoint.
+        epochs: Maximum number of epochs.
+        optimizer: Defaults to Adam with ``lr``.
+        device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
+        seed: Seeds every generator before training when given.
+        patience: Stop after this many epochs without improvement.
+        grad_clip: Clip the gradient norm to this value.
+        checkpoint_dir: Where ``last.pt``, ``best.pt`` and ``history.json`` go; defaults to
+            ``<run>/artifacts/checkpoints`` with a ``ctx``. A ``last.pt`` found there is resumed from,
+            so an interrupted pipeline continues training where it stopped.
+        ctx: The run context: progress and log lines, and final metrics into ``metrics.json``.
+        metrics_prefix: Prefix of the metrics written to the run.
+    """
+    torch = _torch()
+    if epochs < 1:
+        raise KaspixError(f"epochs must be at least 1, got {epochs}")
+    if seed is not None:
+        seed_everything(seed)
+    dev = choose_device(device)
+    model.to(dev)
+    optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
+    if checkpoint_dir is None and ctx is not None:
+        checkpoint_dir = ctx.artifact("checkpoints/.keep").parent
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    state = _TrainingState()
+    if folder is not None and (folder / CHECKPOINT_FILE).is_file():
+        state = _TrainingState.load(folder / CHECKPOINT_FILE, model, optimizer, dev)
+        if ctx is not None:
+            ctx.log.info("resuming training after epoch %d from %s", state.epoch, folder / CHECKPOINT_FILE)
+    best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if folder is not None and (folder / BEST_FILE).is_file():
+        best_weights = torch.load(folder / BEST_FILE, map_location=dev, weights_only=True)
+    start = time.monotonic()
+    stopped_early = False
+    epoch_range = range(state.epoch + 1, epochs + 1)
+    for epoch in track(epoch_range, description="training", total=len(epoch_range), logger=ctx.log if ctx else None):
+        train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip)
+        val_loss = _run_epoch(model, loss_fn, val_batches, dev) if val_batches is not None else train_loss
+        record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
+        state.history.append(record)
+        if ctx is not None:
+            ctx.log.info("epoch %d: train loss %.6g, val loss %.6g", epoch, train_loss, val_loss)
+        if val_loss < state.best_val_loss:
+            state.best_val_loss, state.best_epoch, state.stale = val_loss, epoch, 0
+            best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            if folder is not None:
+                _save(torch, best_weights, folder / BEST_FILE)
+        else:
+            state.stale += 1
+        state.epoch = epoch
+        if folder is not None:
+            state.save(torch, folder / CHECKPOINT_FILE, model, optimizer)
+            atomic_write_json(folder / HISTORY_FILE, state.history)
+        if patience is not None and state.stale >= patience:
+            stopped_early = True
+            break
+    model.load_state_dict(best_weights)
+    result = FitResult(
+        epochs_run=state.epoch,
+        best_epoch=state.best_epoch,
+        best_val_loss=state.best_val_loss,
+        stopped_early=stopped_early,
+        history=state.history,
+        best_checkpoint=folder / BEST_FILE if folder is not None else None,
+        seconds=time.monotonic() - start,
+    )
+    if ctx is not None:
+        ctx.log_metrics(
+            {
+                "best_val_loss": result.best_val_loss,
+                "best_epoch": result.best_epoch,
+                "epochs": result.epochs_run,
+                "seconds": round(result.seconds, 3),
+            },
+            prefix=metrics_prefix,
+        )
+    return result
+
+
+def _run_epoch(
+    model: torch.nn.Module,
+    loss_fn: Callable[[Any, Any], torch.Tensor],
+    batches: Iterable[Sequence[Any]],
+    device: torch.device,
+    optimizer: torch.optim.Optimizer | None = None,
+    grad_clip: float | None = None,
+) -> float:
+    """One pass over ``batches``; trains when an optimizer is given. Returns the sample-weighted mean loss."""
+    torch = _torch()
+    training = optimizer is not None
+    model.train(training)
+    total, count = 0.0, 0
+    with torch.set_grad_enabled(training):
+        for batch in batches:
+            *inputs, target = to_device(tuple(batch), device)
+            loss = loss_fn(model(*inputs), target)
+            if not torch.isfinite(loss):
+                raise KaspixError(f"the loss became {loss.item()} during training", hint="lower the learning rate or set grad_clip")
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if grad_clip is not None:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                optimizer.step()
+            n = len(target) if hasattr(target, "__len__") else 1
+            total += float(loss.detach()) * n
+            count += n
+    if count == 0:
+        raise KaspixError("no batches to train or validate on", hint="check the dataset size and the batch size")
+    return total / count
+
+
+def _save(torch: Any, obj: Any, path: Path) -> None:
+    """torch.save to a temporary file, then rename (atomic)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+@dataclass
+class _TrainingState:
+    epoch: int = 0
+    best_epoch: int = 0
+    best_val_loss: float = math.inf
+    stale: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def save(self, torch: Any, path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
+        _save(
+            torch,
+            {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "epoch": self.epoch,
+                "best_epoch": self.best_epoch,
+                "best_val_loss": self.best_val_loss,
+                "stale": self.stale,
+                "history": self.history,
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, device: torch.device) -> _TrainingState:
+        torch = _torch()
+        saved = torch.load(path, map_location=device, weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        return cls(saved["epoch"], saved["best_epoch"], saved["best_val_loss"], saved["stale"], saved["history"])

@@ -1,0 +1,184 @@
+"""Runs: folders with config, state, log, metrics; failures and interruptions resume where they stopped."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+from kaspix import Config, KaspixError, Pipeline, RunContext, Step, hookimpl
+from kaspix.runner import StepFailed, resume_run
+from kaspix.runs import list_runs
+from kaspix.testing import invoke, plugin_host, run_pipeline
+
+
+class CountConfig(Config):
+    start: int = 1
+    fail_flag: str = ""
+
+
+calls: list[str] = []
+
+
+def first(ctx: RunContext[CountConfig]) -> None:
+    calls.append("first")
+    ctx.write_json("first.json", {"value": ctx.config.start})
+
+
+def second(ctx: RunContext[CountConfig]) -> None:
+    calls.append("second")
+    if ctx.config.fail_flag and Path(ctx.config.fail_flag).exists():
+        raise RuntimeError("the flag file says fail")
+    value = json.loads(ctx.artifact("first.json").read_text())["value"]
+    ctx.write_json("second.json", {"value": value * 10})
+
+
+def third(ctx: RunContext[CountConfig]) -> None:
+    calls.append("third")
+    ctx.log_metrics({"final": json.loads(ctx.artifact("second.json").read_text())["value"]}, prefix="count")
+
+
+@hookimpl
+def register_pipelines(register):
+    register(Pipeline("count", CountConfig, (Step("first", first), Step("second", second), Step("third", third))))
+
+
+PLUGIN = types.SimpleNamespace(register_pipelines=register_pipelines)
+
+
+def test_run_folder_holds_config_state_log_metrics(tmp_path: Path) -> None:
+    with plugin_host(PLUGIN, name="counter") as host:
+        result = run_pipeline(host, "count", tmp_path, overrides=["start=4"])
+    run = result.run.path
+    assert yaml.safe_load((run / "config.yaml").read_text()) == {"start": 4, "fail_flag": ""}
+    state = json.loads((run / "run.json").read_text())
+    assert state["status"] == "completed"
+    assert state["completed_steps"] == ["first", "second", "third"]
+    assert json.loads((run / "metrics.json").read_text()) == {"count/final": 40}
+    log = (run / "run.log").read_text()
+    assert "step second: done" in log
+    assert not list(run.rglob("*.tmp")), "atomic writes leave no temporary files"
+
+
+def test_failed_step_is_recorded_and_resume_starts_there(tmp_path: Path) -> None:
+    flag = tmp_path / "fail"
+    flag.touch()
+    calls.clear()
+    with plugin_host(PLUGIN, name="counter") as host:
+        with pytest.raises(StepFailed) as info:
+            run_pipeline(host, "count", tmp_path, overrides=[f"fail_flag={flag}"])
+        run = info.value.run
+        state = run.read_state()
+        assert (state.status, state.completed_steps, state.current_step) == ("failed", ["first"], "second")
+        assert "the flag file says fail" in state.error
+        assert "Traceback" in run.log_path.read_text()
+        flag.unlink()
+        calls.clear()
+        result = resume_run(host, run.path)
+    assert calls == ["second", "third"]
+    assert result.state.status == "completed"
+    assert result.metrics == {"count/final": 10}
+
+
+def test_resume_of_a_complete_run_does_nothing(tmp_path: Path) -> None:
+    with plugin_host(PLUGIN, name="counter") as host:
+        done = run_pipeline(host, "count", tmp_path)
+        calls.clear()
+        resume_run(host, done.run.path)
+    assert calls == []
+
+
+def test_resume_rejects_a_folder_that_is_not_a_run(tmp_path: Path) -> None:
+    with plugin_host(PLUGIN, name="counter") as host:
+        with pytest.raises(KaspixError, match="not a kaspix run folder"):
+            resume_run(host, tmp_path)
+
+
+def test_cli_errors_before_anything_is_written(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    with plugin_host(PLUGIN, name="counter"):
+        result = invoke(["run", "--plugin", "counter", "--set", "start=abc", "--out", str(out)])
+        assert result.exit_code == 2
+        assert "field 'start'" in result.stderr and "Traceback" not in result.stderr
+        assert not out.exists()
+        result = invoke(["run", "--plugin", "countr"])
+        assert result.exit_code == 2
+        assert "did you mean 'counter'" in result.stderr
+
+
+def test_cli_failure_points_to_log_and_resume(tmp_path: Path) -> None:
+    flag = tmp_path / "fail"
+    flag.touch()
+    with plugin_host(PLUGIN, name="counter"):
+        result = invoke(["run", "--plugin", "counter", "--set", f"fail_flag={flag}", "--out", str(tmp_path / "r")])
+        assert result.exit_code == 1
+        assert f"kaspix run --resume {tmp_path / 'r'}" in result.stderr
+        flag.unlink()
+        resumed = invoke(["run", "--resume", str(tmp_path / "r")])
+        assert resumed.exit_code == 0, resumed.output
+        listing = invoke(["runs", "--runs-dir", str(tmp_path), "--json"])
+    runs = json.loads(listing.stdout)
+    assert [(r["pipeline"], r["status"], r["progress"]) for r in runs] == [("count", "completed", "3/3")]
+    assert list_runs(tmp_path)[0].metrics == {"count/final": 10}
+
+
+SLOW_PLUGIN = """
+import json, time
+from pathlib import Path
+from kaspix import Config, Pipeline, Step, hookimpl
+
+class SlowConfig(Config):
+    marker: str
+
+def prepare(ctx):
+    ctx.write_json("prepared.json", {"ok": True})
+
+def wait(ctx):
+    Path(ctx.config.marker).write_text("waiting")
+    if Path(ctx.config.marker + ".release").exists():
+        ctx.write_json("waited.json", {"ok": True})
+        return
+    time.sleep(60)
+
+def finish(ctx):
+    ctx.log_metrics({"finished": 1})
+
+@hookimpl
+def register_pipelines(register):
+    register(Pipeline("slow", SlowConfig, (Step("prepare", prepare), Step("wait", wait), Step("finish", finish))))
+"""
+
+
+def test_interrupted_process_resumes_at_the_unfinished_step(tmp_path: Path, plugin_env, kaspix_cli) -> None:
+    env = plugin_env("kaspix-slow", {"slow": "slow_plugin"}, {"slow_plugin": SLOW_PLUGIN})
+    marker = tmp_path / "marker"
+    out = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kaspix", "run", "--plugin", "slow", "--set", f"marker={marker}", "--out", str(out)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), process.stderr.read() if process.poll() is not None else "step never started"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    state = json.loads((out / "run.json").read_text())
+    assert (state["status"], state["completed_steps"]) == ("interrupted", ["prepare"])
+
+    Path(str(marker) + ".release").touch()
+    resumed = kaspix_cli(["run", "--resume", str(out)], env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    state = json.loads((out / "run.json").read_text())
+    assert (state["status"], state["completed_steps"]) == ("completed", ["prepare", "wait", "finish"])
+    assert "resuming" in (out / "run.log").read_text()
+    assert os.path.exists(out / "artifacts" / "waited.json")

@@ -1,0 +1,65 @@
+"""The training helper on a real (tiny) torch model: it learns, stops early, and resumes."""
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from kaspix.training import fit, seed_everything  # noqa: E402
+
+
+def linear_batches(n_batches: int = 8, seed: int = 0) -> list[tuple]:
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(n_batches):
+        x = torch.randn(16, 3, generator=generator)
+        y = x @ torch.tensor([[2.0], [-1.0], [0.5]]) + 0.3
+        batches.append((x, y))
+    return batches
+
+
+def test_fit_learns_a_linear_map(tmp_path) -> None:
+    seed_everything(0)
+    model = torch.nn.Linear(3, 1)
+    result = fit(
+        model,
+        torch.nn.functional.mse_loss,
+        linear_batches(),
+        val_batches=linear_batches(2, seed=1),
+        epochs=60,
+        lr=0.05,
+        seed=0,
+        checkpoint_dir=tmp_path,
+    )
+    assert result.best_val_loss < 1e-3
+    assert torch.allclose(model.weight.detach(), torch.tensor([[2.0, -1.0, 0.5]]), atol=0.02)
+    assert (tmp_path / "best.pt").is_file() and (tmp_path / "last.pt").is_file()
+    history = json.loads((tmp_path / "history.json").read_text())
+    assert len(history) == result.epochs_run and history[0]["train_loss"] > history[-1]["train_loss"]
+    saved = torch.load(tmp_path / "best.pt", weights_only=True)
+    assert set(saved) == {"weight", "bias"}
+
+
+def test_early_stopping_keeps_the_best_weights() -> None:
+    model = torch.nn.Linear(3, 1)
+    result = fit(model, torch.nn.functional.mse_loss, linear_batches(), epochs=500, lr=0.5, patience=3, seed=0)
+    assert result.stopped_early
+    assert result.epochs_run < 500
+    assert result.best_epoch == result.epochs_run - 3
+
+
+def test_training_resumes_from_the_last_checkpoint(tmp_path) -> None:
+    first = fit(torch.nn.Linear(3, 1), torch.nn.functional.mse_loss, linear_batches(), epochs=3, seed=0, checkpoint_dir=tmp_path)
+    assert first.epochs_run == 3
+    resumed = fit(torch.nn.Linear(3, 1), torch.nn.functional.mse_loss, linear_batches(), epochs=5, seed=0, checkpoint_dir=tmp_path)
+    assert resumed.epochs_run == 5
+    assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
+
+
+def test_diverging_loss_is_a_clear_error() -> None:
+    from kaspix import KaspixError
+
+    batches = [(torch.ones(4, 1), torch.full((4, 1), float("inf")))]
+    with pytest.raises(KaspixError, match="the loss became inf"):
+        fit(torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, batches, epochs=2)

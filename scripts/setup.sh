@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Set up everything kaspix needs on a Debian machine, idempotently:
+#   system packages (ngspice, libngspice0) via apt-get when missing,
+#   a virtual environment at .venv with every package installed editable,
+#   the Rust extension kaspix-esn-rs built with maturin.
+# Steps already done are skipped quickly (stamps in .venv/.kaspix-stamps).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+say() { printf '[setup] %s\n' "$*"; }
+
+# -- system packages -----------------------------------------------------------
+APT_PACKAGES=(ngspice libngspice0)
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c "import ensurepip, venv" 2>/dev/null || APT_PACKAGES+=(python3-venv)
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null 2>&1 || APT_PACKAGES+=(cargo)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# -- Python environment ----------------------------------------------------------
+[ -x .venv/bin/python ] || { say "creating .venv"; "$PYTHON" -m venv .venv; }
+VPY=.venv/bin/python
+STAMPS=.venv/.kaspix-stamps
+mkdir -p "$STAMPS"
+
+stamp_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+up_to_date() { [ -f "$STAMPS/$1" ] && [ "$(cat "$STAMPS/$1")" = "$2" ]; }
+
+PY_PACKAGES=(kaspix-core kaspix-spice kaspix-snn kaspix-circuitgen kaspix-cspace examples/kaspix-example-rc)
+present=()
+for p in "${PY_PACKAGES[@]}"; do [ -f "$p/pyproject.toml" ] && present+=("$p"); done
+
+py_stamp=$(stamp_of scripts/setup.sh requirements-dev.txt $(for p in "${present[@]}"; do echo "$p/pyproject.toml"; done))
+if ! up_to_date python "$py_stamp"; then
+  say "installing Python packages (editable): ${present[*]}"
+  "$VPY" -m pip install -q --upgrade pip
+  args=()
+  for p in "${present[@]}"; do
+    if [ "$p" = kaspix-core ]; then args+=(-e "kaspix-core[train,test]"); else args+=(-e "$p"); fi
+  done
+  "$VPY" -m pip install -q -r requirements-dev.txt "${args[@]}"
+  echo "$py_stamp" > "$STAMPS/python"
+fi
+
+# -- Rust extension --------------------------------------------------------------
+if [ -f kaspix-esn-rs/Cargo.toml ]; then
+  rs_stamp=$(stamp_of $(find kaspix-esn-rs -path kaspix-esn-rs/target -prune -o -type f \( -name '*.rs' -o -name '*.toml' -o -name '*.lock' -o -name '*.py' -o -name '*.pyi' \) -print | sort))
+  if ! up_to_date rust "$rs_stamp"; then
+    say "building kaspix-esn-rs (maturin develop --release)"
+    (cd kaspix-esn-rs && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --release -q)
+    echo "$rs_stamp" > "$STAMPS/rust"
+  fi
+fi
+say "ready: .venv/bin/kaspix plugins"
