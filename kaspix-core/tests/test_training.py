@@ -63,3 +63,27 @@ def test_diverging_loss_is_a_clear_error() -> None:
     batches = [(torch.ones(4, 1), torch.full((4, 1), float("inf")))]
     with pytest.raises(KaspixError, match="the loss became inf"):
         fit(torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, batches, epochs=2)
+
+
+def test_fit_inside_a_pipeline_writes_checkpoints_and_metrics(tmp_path) -> None:
+    import types
+
+    from kaspix import Config, Pipeline, Step, hookimpl
+    from kaspix.testing import plugin_host, run_pipeline
+
+    class TrainConfig(Config):
+        epochs: int = 4
+
+    def train(ctx) -> None:
+        fit(torch.nn.Linear(3, 1), torch.nn.functional.mse_loss, linear_batches(), epochs=ctx.config.epochs, seed=0, ctx=ctx)
+
+    @hookimpl
+    def register_pipelines(register):
+        register(Pipeline("train-linear", TrainConfig, (Step("train", train),)))
+
+    with plugin_host(types.SimpleNamespace(register_pipelines=register_pipelines), name="lin") as host:
+        result = run_pipeline(host, "train-linear", tmp_path)
+    assert result.metrics["train/epochs"] == 4
+    assert result.metrics["train/best_val_loss"] > 0
+    assert (result.run.artifacts / "checkpoints" / "best.pt").is_file()
+    assert "epoch 4: train loss" in result.run.log_path.read_text()
