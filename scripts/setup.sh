@@ -10,7 +10,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 say() { printf '[setup] %s\n' "$*"; }
 
 # -- system packages -----------------------------------------------------------
-APT_PACKAGES=(ngspice libngspice0)
+APT_PACKAGES=(ngspice libngspice0 chromium)
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || APT_PACKAGES+=(python3-venv)
 [ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
@@ -45,7 +45,7 @@ if ! up_to_date python "$py_stamp"; then
   "$VPY" -m pip install -q --upgrade pip
   args=()
   for p in "${present[@]}"; do
-    if [ "$p" = kaspix-core ]; then args+=(-e "kaspix-core[train,test]"); else args+=(-e "$p"); fi
+    if [ "$p" = kaspix-core ]; then args+=(-e "kaspix-core[train,serve,test]"); else args+=(-e "$p"); fi
   done
   "$VPY" -m pip install -q -r requirements-dev.txt "${args[@]}"
   echo "$py_stamp" > "$STAMPS/python"

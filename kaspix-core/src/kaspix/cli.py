@@ -194,6 +194,29 @@ def runs(runs_dir: Path, limit: int, as_json: bool) -> None:
     console.print(table)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("kaspix-server"),
+    show_default=True,
+    help="Folder for the job database, uploaded configs and run folders.",
+)
+def serve(host: str, port: int, data_dir: Path) -> None:
+    """Serve a web page and JSON API to start any plugin's pipeline, follow logs and download artifacts."""
+    try:
+        import uvicorn
+
+        from kaspix.server.app import create_app
+    except ImportError as exc:
+        raise KaspixError(f"the job server needs {exc.name}", hint='pip install "kaspix-core[serve]"') from None
+    click.echo(f"kaspix job server on http://{host}:{port}/ (data in {data_dir})", err=True)
+    uvicorn.run(create_app(data_dir, get_host()), host=host, port=port, log_level="warning")
+
+
 def _short(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"

@@ -58,20 +58,27 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise KaspixError(f"config file not found: {path}", hint="check the path, or print the defaults with `kaspix config --plugin NAME`")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}, line {mark.line + 1}, column {mark.column + 1}" if mark else str(path)
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise KaspixError(f"invalid YAML: {problem}", where=where, hint="check indentation and that each key is followed by ': '") from None
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise KaspixError(f"not UTF-8 text ({exc.reason})", where=str(path), hint="save the config as UTF-8") from None
+    return parse_yaml_mapping(text, source=str(path))
+
+
+def parse_yaml_mapping(text: str, *, source: str) -> dict[str, Any]:
+    """Parse YAML text that must hold a mapping; errors name ``source``, the line and the column."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}, line {mark.line + 1}, column {mark.column + 1}" if mark else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise KaspixError(f"invalid YAML: {problem}", where=where, hint="check indentation and that each key is followed by ': '") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
         raise KaspixError(
             f"the top level must be a mapping of field: value, got a {type(data).__name__}",
-            where=str(path),
+            where=source,
             hint="start from `kaspix config --plugin NAME > my.yaml`",
         )
     return data
