@@ -56,7 +56,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def wheels(session: nox.Session) -> None:
     """Build wheels and sdists of every package into dist/ (maturin for the Rust package)."""
-    session.install("build>=1.0", "maturin>=1.5,<2")
+    session.install("build>=1.0", "maturin>=1.9.4,<2")
     out = str(ROOT / "dist")
     for package in PYTHON_PACKAGES:
         if (ROOT / package / "pyproject.toml").is_file():

@@ -56,7 +56,7 @@ if [ -f kaspix-esn-rs/Cargo.toml ]; then
   rs_stamp=$(stamp_of $(find kaspix-esn-rs -path kaspix-esn-rs/target -prune -o -type f \( -name '*.rs' -o -name '*.toml' -o -name '*.lock' -o -name '*.py' -o -name '*.pyi' \) -print | sort))
   if ! up_to_date rust "$rs_stamp"; then
     say "building kaspix-esn-rs (maturin develop --release)"
-    (cd kaspix-esn-rs && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --release -q)
+    (cd kaspix-esn-rs && VIRTUAL_ENV="$PWD/../.venv" PATH="$PWD/../.venv/bin:$PATH" maturin develop --release --extras test -q)
     echo "$rs_stamp" > "$STAMPS/rust"
   fi
 fi
