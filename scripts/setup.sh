@@ -45,7 +45,7 @@ if ! up_to_date python "$py_stamp"; then
   "$VPY" -m pip install -q --upgrade pip
   args=()
   for p in "${present[@]}"; do
-    if [ "$p" = kaspix-core ]; then args+=(-e "kaspix-core[train,serve,test]"); else args+=(-e "$p"); fi
+    if [ "$p" = kaspix-core ]; then args+=(-e "kaspix-core[train,serve,test]"); else args+=(-e "$p[test]"); fi
   done
   "$VPY" -m pip install -q -r requirements-dev.txt "${args[@]}"
   echo "$py_stamp" > "$STAMPS/python"

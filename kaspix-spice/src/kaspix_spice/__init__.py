@@ -1,0 +1,1 @@
+"""kaspix-spice: NGSpice dataset factory and FiLM-conditioned circuit emulators (the ``spice`` plugin)."""

@@ -1,0 +1,120 @@
+"""Config models of the spice plugin (pydantic only: importing this module stays light)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from kaspix import Config
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DEFAULT_CIRCUITS = [
+    "rc_lowpass",
+    "cr_highpass",
+    "rlc_bandpass",
+    "twin_t_notch",
+    "sallen_key_lowpass",
+    "sallen_key_highpass",
+    "mfb_bandpass",
+    "diode_clipper",
+]
+
+DEFAULT_PARAMS: dict[str, dict[str, float]] = {
+    "pink": {"f_low": 20.0},
+    "white": {},
+    "chirp": {"f_low": 20.0, "f_high": 20000.0},
+    "steps": {"hold_ms": 20.0},
+    "impulses": {"rate_hz": 20.0},
+    "bursts": {"f_low": 50.0, "f_high": 12000.0, "burst_ms": 30.0, "count": 6},
+    "silence": {"gap_fraction": 0.4, "segments": 3},
+}
+
+
+RecipeKind = Literal["pink", "white", "chirp", "steps", "impulses", "bursts", "silence"]
+
+
+class Recipe(BaseModel):
+    """One kind of excitation with its weight, level range and parameters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: RecipeKind
+    weight: float = Field(1.0, gt=0)
+    level_db: tuple[float, float] = (-20.0, 0.0)
+    params: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> Recipe:
+        if self.level_db[0] > self.level_db[1]:
+            raise ValueError(f"level_db low end {self.level_db[0]} exceeds the high end {self.level_db[1]}")
+        unknown = set(self.params) - set(DEFAULT_PARAMS[self.kind])
+        if unknown:
+            raise ValueError(f"unknown params {sorted(unknown)} for recipe {self.kind!r}; known: {sorted(DEFAULT_PARAMS[self.kind])}")
+        return self
+
+
+def default_recipes() -> list[Recipe]:
+    """The default mix: mostly broadband noise and sweeps, some transients, bursts and silence."""
+    return [
+        Recipe(kind="pink", weight=3),
+        Recipe(kind="white", weight=1, level_db=(-26.0, -6.0)),
+        Recipe(kind="chirp", weight=2),
+        Recipe(kind="steps", weight=1),
+        Recipe(kind="impulses", weight=1),
+        Recipe(kind="bursts", weight=1),
+        Recipe(kind="silence", weight=1),
+    ]
+
+
+class GenerateConfig(Config):
+    """What to simulate and how."""
+
+    circuits: list[str] = Field(default_factory=lambda: list(DEFAULT_CIRCUITS), description="shipped circuit names or .cir paths")
+    settings_per_circuit: int = Field(12, ge=1, description="random knob settings per circuit")
+    clips_per_setting: int = Field(2, ge=1, description="excitation clips simulated per knob setting")
+    clip_seconds: float = Field(0.25, gt=0)
+    fs: float = Field(48_000.0, gt=0, description="sample rate in Hz")
+    substeps: int = Field(4, ge=1, le=16, description="simulator time points per sample period (accuracy vs speed)")
+    timeout_s: float = Field(60.0, gt=0, description="wall-clock limit per sample")
+    shard_size: int = Field(8, ge=1)
+    workers: int = Field(2, ge=1, description="local worker processes, each with its own ngspice")
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = Field(None, description="Ray cluster address for executor=ray (None: start a local instance)")
+    seed: int = 0
+    recipes: list[Recipe] = Field(default_factory=default_recipes)
+    knob_ranges: dict[str, dict[str, tuple[float, float]]] = Field(
+        default_factory=dict, description="{circuit: {knob: [low, high]}} overriding the netlists' ranges"
+    )
+
+    @field_validator("circuits")
+    @classmethod
+    def _nonempty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("list at least one circuit")
+        return value
+
+
+class TrainConfig(Config):
+    """The emulator and how it is trained."""
+
+    model: str = Field("film_gru", description="a registered model: film_gru, film_lstm, concat_lstm, film_tcn, ...")
+    model_args: dict[str, Any] = Field(default_factory=lambda: {"hidden": 32})
+    loss: str = Field("esr", description="a registered loss, from any plugin")
+    loss_args: dict[str, Any] = Field(default_factory=lambda: {"pre_emphasis": None, "warmup": 128})
+    epochs: int = Field(18, ge=1)
+    patience: int | None = Field(6, ge=1)
+    lr: float = Field(5e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    segment: int = Field(1024, ge=64, description="training segment length in samples")
+    grad_clip: float | None = 1.0
+    device: str = "auto"
+    val_fraction: float = Field(0.15, ge=0, lt=0.5)
+    test_fraction: float = Field(0.15, ge=0, lt=0.5)
+
+
+class SpiceConfig(Config):
+    """Config of the ``spice`` pipeline; the defaults finish in a few minutes on a 2-core CPU."""
+
+    seed: int = 0
+    generate: GenerateConfig = Field(default_factory=GenerateConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    probe_responses: bool = Field(True, description="measure |H| and cutoff error with an extra ngspice run per test setting")

@@ -1,0 +1,240 @@
+"""Emulator evaluation against SPICE: ESR, MAE, log-spectral distance, characteristic-frequency error, plots.
+
+Waveform metrics come from the test split's clips. The magnitude responses come from probing every
+test knob setting with one white-noise clip, simulated by ngspice and run through the model: the
+transfer function is ``csd(x, y) / psd(x)`` (Welch), and the characteristic frequency follows the
+template's ``kind`` (-3 dB cutoff for low/high-pass, peak for band-pass, dip for notch).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROBE_SEED = 12345
+
+
+def esr(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Error-to-signal ratio."""
+    return float(np.sum((target - prediction) ** 2) / (np.sum(target**2) + 1e-12))
+
+
+def mae(prediction: np.ndarray, target: np.ndarray) -> float:
+    """Mean absolute error (volts)."""
+    return float(np.mean(np.abs(target - prediction)))
+
+
+def lsd_db(prediction: np.ndarray, target: np.ndarray, nperseg: int = 1024) -> float:
+    """Log-spectral distance in dB: RMS over frequency of the STFT log-power difference, averaged over frames.
+
+    Powers are floored at 60 dB below the target's peak so that empty bins do not dominate.
+    """
+    from scipy import signal
+
+    _, _, sp = signal.stft(prediction, nperseg=nperseg)
+    _, _, st = signal.stft(target, nperseg=nperseg)
+    pp, pt = np.abs(sp) ** 2, np.abs(st) ** 2
+    floor = max(float(pt.max()) * 1e-6, 1e-20)
+    diff = 10 * np.log10(np.maximum(pp, floor)) - 10 * np.log10(np.maximum(pt, floor))
+    return float(np.mean(np.sqrt(np.mean(diff**2, axis=0))))
+
+
+def magnitude_response(x: np.ndarray, y: np.ndarray, fs: float, nperseg: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and ``|H|`` in dB estimated from input ``x`` and output ``y``."""
+    from scipy import signal
+
+    nperseg = min(nperseg, len(x))
+    f, pxy = signal.csd(x, y, fs=fs, nperseg=nperseg)
+    _, pxx = signal.welch(x, fs=fs, nperseg=nperseg)
+    return f, 20 * np.log10(np.abs(pxy) / np.maximum(pxx, 1e-30) + 1e-12)
+
+
+def characteristic_frequency(f: np.ndarray, h_db: np.ndarray, kind: str) -> float | None:
+    """Cutoff (-3 dB from the passband), centre (peak) or notch (dip) frequency in Hz; None for other kinds."""
+    band = (f >= 20) & (f <= 0.9 * f[-1])
+    f, h = f[band], h_db[band]
+    if kind == "bandpass":
+        return float(f[np.argmax(h)])
+    if kind == "notch":
+        return float(f[np.argmin(h)])
+    if kind == "lowpass":
+        below = np.flatnonzero(h < np.max(h[: max(3, len(h) // 20)]) - 3)
+        return float(f[below[0]]) if len(below) else float(f[-1])
+    if kind == "highpass":
+        below = np.flatnonzero(h < np.max(h[-max(3, len(h) // 20) :]) - 3)
+        return float(f[below[-1]]) if len(below) else float(f[0])
+    return None
+
+
+def predict(model: Any, x: np.ndarray, knobs: np.ndarray, circuit_id: np.ndarray, batch: int = 16) -> np.ndarray:
+    """Run ``model`` on whole clips ``x (N, T)``; returns ``(N, T)``."""
+    import torch
+
+    model.eval()
+    device = next(model.parameters()).device
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            xb = torch.as_tensor(x[i : i + batch], dtype=torch.float32, device=device)[..., None]
+            kb = torch.as_tensor(knobs[i : i + batch], dtype=torch.float32, device=device)
+            cb = torch.as_tensor(circuit_id[i : i + batch], dtype=torch.long, device=device)
+            out.append(model(xb, kb, cb)[..., 0].cpu().numpy())
+    return np.concatenate(out) if out else np.zeros_like(x)
+
+
+def evaluate(
+    model: Any,
+    dataset_path: str | Path,
+    out_dir: str | Path,
+    *,
+    split: str = "test",
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    probe: bool = True,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Metrics per circuit and overall, plus PNG plots in ``out_dir``.
+
+    ``split``, ``val_fraction``, ``test_fraction`` and ``seed`` select the clips as training split them
+    (:func:`kaspix_spice.dataset.split_settings`).
+
+    A circuit's ESR is taken over all its test clips together (energy-weighted), so that a clip that
+    is nearly silent (a few clicks through a band-pass) cannot dominate; MAE and LSD are clip means.
+
+    Returns:
+        ``{"overall": {...}, "per_circuit": {name: {...}}}`` with ``esr``, ``mae``, ``lsd_db`` and,
+        for linear filters with ``probe``, ``freq_error_hz`` (mean absolute) and ``freq_error_rel``.
+    """
+    import h5py
+
+    from kaspix_spice.dataset import read_metadata, split_settings
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    meta = read_metadata(dataset_path)
+    fs = float(meta["fs"])
+    names = {int(k): Path(v).stem for k, v in meta["circuit_mapping"].items()}
+    with h5py.File(dataset_path, "r") as f:
+        cid_all, sid_all = f["circuit_id"][()], f["setting_id"][()]
+        rows = (
+            split_settings(cid_all, sid_all, val_fraction=val_fraction, test_fraction=test_fraction, seed=seed)[split]
+            if split != "all"
+            else np.arange(len(cid_all))
+        )
+        x, y = f["audio_in"][()][rows], f["audio_out"][()][rows]
+        knobs, physical = f["knobs"][()][rows], f["knobs_physical"][()][rows]
+    cid, sid = cid_all[rows], sid_all[rows]
+    pred = predict(model, x, knobs, cid)
+    per_circuit: dict[str, dict[str, Any]] = {}
+    for c in np.unique(cid):
+        idx = np.flatnonzero(cid == c)
+        name = names[int(c)]
+        scores = {
+            "esr": esr(pred[idx], y[idx]),
+            "mae": float(np.mean([mae(pred[i], y[i]) for i in idx])),
+            "lsd_db": float(np.mean([lsd_db(pred[i], y[i]) for i in idx])),
+            "clips": len(idx),
+        }
+        if plots:
+            _plot_waveform(out_dir / f"waveform_{name}.png", x[idx[0]], y[idx[0]], pred[idx[0]], fs, name)
+        if probe:
+            scores.update(_probe(model, meta, name, int(c), idx, sid, knobs, physical, fs, out_dir if plots else None))
+        per_circuit[name] = scores
+    overall = {k: float(np.mean([s[k] for s in per_circuit.values()])) for k in ("esr", "mae", "lsd_db")}
+    freq = [s["freq_error_hz"] for s in per_circuit.values() if s.get("freq_error_hz") is not None]
+    if freq:
+        overall["freq_error_hz"] = float(np.mean(freq))
+    result = {"overall": overall, "per_circuit": per_circuit}
+    (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def _probe(
+    model: Any,
+    meta: dict[str, Any],
+    name: str,
+    c: int,
+    idx: np.ndarray,
+    sid: np.ndarray,
+    knobs: np.ndarray,
+    physical: np.ndarray,
+    fs: float,
+    plot_dir: Path | None,
+) -> dict[str, Any]:
+    """Simulate one white-noise clip per test setting with ngspice and the model; compare |H| and f_c."""
+    from kaspix_spice.excitation import white
+    from kaspix_spice.netlist import load_template, resolve_circuit
+    from kaspix_spice.simulate import SimulationError, engine
+
+    kind = meta["circuit_kinds"][name]
+    config = meta["config"]
+    path = resolve_circuit(config["circuits"][c])
+    template = load_template(path, config.get("knob_ranges", {}).get(name))
+    n = round(config["clip_seconds"] * fs)
+    substeps = int(config["substeps"])
+    x = 0.25 * white(np.random.default_rng(PROBE_SEED), n, fs, {})
+    responses, errors, rel = [], [], []
+    for setting in np.unique(sid[idx]):
+        row = idx[np.flatnonzero(sid[idx] == setting)[0]]
+        values = {k.name: float(physical[row, j]) for j, k in enumerate(template.knobs)}
+        try:
+            y = engine().simulate(template.render(values, step=1 / (fs * substeps), stop=(n - 1) / fs), x, fs, substeps=substeps)
+        except SimulationError:
+            continue
+        p = predict(model, x[None], knobs[row][None], np.array([c]))[0]
+        f, h_true = magnitude_response(x, y, fs)
+        _, h_pred = magnitude_response(x, p, fs)
+        responses.append((values, f, h_true, h_pred))
+        fc_true, fc_pred = characteristic_frequency(f, h_true, kind), characteristic_frequency(f, h_pred, kind)
+        if fc_true is not None and fc_pred is not None:
+            errors.append(abs(fc_pred - fc_true))
+            rel.append(abs(fc_pred - fc_true) / fc_true)
+    if plot_dir is not None and responses:
+        _plot_responses(plot_dir / f"response_{name}.png", responses, name)
+    if not errors:
+        return {"freq_error_hz": None}
+    return {"freq_error_hz": float(np.mean(errors)), "freq_error_rel": float(np.mean(rel))}
+
+
+def _plot_waveform(path: Path, x: np.ndarray, y: np.ndarray, p: np.ndarray, fs: float, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = min(len(y), int(0.02 * fs))
+    start = max(0, int(np.argmax(np.abs(y))) - n // 2)
+    start = min(start, len(y) - n)
+    t = (np.arange(start, start + n)) / fs * 1e3
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    ax.plot(t, x[start : start + n], color="0.7", lw=0.8, label="input")
+    ax.plot(t, y[start : start + n], lw=1.4, label="SPICE")
+    ax.plot(t, p[start : start + n], "--", lw=1.2, label="model")
+    ax.set(xlabel="time (ms)", ylabel="volts", title=f"{name}: predicted vs SPICE")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _plot_responses(path: Path, responses: list[tuple[dict[str, float], np.ndarray, np.ndarray, np.ndarray]], name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for i, (values, f, h_true, h_pred) in enumerate(responses):
+        color = f"C{i % 10}"
+        label = ", ".join(f"{k}={v:.3g}" for k, v in values.items())
+        ax.semilogx(f[1:], h_true[1:], color=color, lw=1.4, label=label)
+        ax.semilogx(f[1:], h_pred[1:], "--", color=color, lw=1.0)
+    ax.set(xlabel="frequency (Hz)", ylabel="|H| (dB)", title=f"{name}: SPICE (solid) vs model (dashed)", xlim=(20, f[-1]))
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,66 @@
+"""The kaspix hooks of the ``spice`` plugin.
+
+Only light modules are imported here; torch, h5py, scipy and ngspice load when a factory runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from kaspix import hookimpl
+
+from kaspix_spice.commands import COMMANDS
+from kaspix_spice.pipeline import PIPELINE
+
+
+def _lazy(module: str, name: str, doc: str) -> Callable[..., Any]:
+    """A factory that imports ``kaspix_spice.<module>`` only when called."""
+
+    def factory(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(f"kaspix_spice.{module}"), name)(*args, **kwargs)
+
+    factory.__doc__ = doc
+    factory.__name__ = name
+    return factory
+
+
+@hookimpl
+def register_data_sources(register) -> None:  # type: ignore[no-untyped-def]
+    register("spice", _lazy("dataset", "SpiceDataset", "ngspice-simulated circuit clips (HDF5), split by knob setting"))
+
+
+@hookimpl
+def register_models(register) -> None:  # type: ignore[no-untyped-def]
+    register("film_gru", _lazy("models", "film_gru", "FiLM-conditioned GRU circuit emulator"))
+    register("film_lstm", _lazy("models", "film_lstm", "FiLM-conditioned LSTM circuit emulator"))
+    register("concat_lstm", _lazy("models", "concat_lstm", "Concat-conditioned LSTM baseline"))
+    register("film_tcn", _lazy("models", "film_tcn", "FiLM-conditioned temporal convolutional network"))
+
+
+@hookimpl
+def register_losses(register) -> None:  # type: ignore[no-untyped-def]
+    register("esr", _lazy("losses", "esr", "Error-to-signal ratio, optional pre-emphasis"))
+    register("esr_dc", _lazy("losses", "esr_dc", "ESR plus DC error"))
+    register("mse", _lazy("losses", "mse", "Mean squared error"))
+
+
+@hookimpl
+def register_evaluators(register) -> None:  # type: ignore[no-untyped-def]
+    register(
+        "spice",
+        lambda: importlib.import_module("kaspix_spice.evaluate").evaluate,
+        description="Emulator vs SPICE: ESR, MAE, LSD, cutoff error, plots",
+    )
+
+
+@hookimpl
+def register_pipelines(register) -> None:  # type: ignore[no-untyped-def]
+    register(PIPELINE)
+
+
+@hookimpl
+def register_commands(register) -> None:  # type: ignore[no-untyped-def]
+    for command in COMMANDS:
+        register(command)

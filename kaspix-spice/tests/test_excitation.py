@@ -1,0 +1,44 @@
+"""The signal factory: every recipe, seeding, levels, YAML configuration."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from kaspix_spice.config import Recipe, default_recipes
+from kaspix_spice.excitation import make_clip
+from pydantic import ValidationError
+
+KINDS = ["pink", "white", "chirp", "steps", "impulses", "bursts", "silence"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_recipe_is_seeded_bounded_and_recorded(kind: str) -> None:
+    recipes = [Recipe(kind=kind, level_db=(-12.0, -6.0))]
+    x, info = make_clip(recipes, 4800, 48_000.0, seed=7)
+    again, _ = make_clip(recipes, 4800, 48_000.0, seed=7)
+    other, _ = make_clip(recipes, 4800, 48_000.0, seed=8)
+    assert x.shape == (4800,) and np.all(np.isfinite(x))
+    assert np.array_equal(x, again) and not np.array_equal(x, other)
+    assert info["kind"] == kind and info["seed"] == 7 and -12.0 <= info["level_db"] <= -6.0
+    assert np.max(np.abs(x)) <= 10 ** (-6 / 20) + 1e-9
+
+
+def test_silence_recipe_has_silent_stretches() -> None:
+    x, _ = make_clip([Recipe(kind="silence", params={"gap_fraction": 0.5, "segments": 1})], 4800, 48_000.0, seed=1)
+    assert np.mean(x == 0.0) >= 0.45
+
+
+def test_weights_choose_recipes() -> None:
+    recipes = [Recipe(kind="pink", weight=9), Recipe(kind="chirp", weight=1)]
+    kinds = [make_clip(recipes, 256, 48_000.0, seed=s)[1]["kind"] for s in range(200)]
+    assert 0.8 < kinds.count("pink") / 200 < 0.97
+
+
+def test_recipes_from_yaml_and_bad_params_rejected() -> None:
+    data = yaml.safe_load("- {kind: chirp, weight: 2, params: {f_low: 50, f_high: 5000}}\n- {kind: impulses}\n")
+    recipes = [Recipe.model_validate(r) for r in data]
+    assert recipes[0].params["f_high"] == 5000
+    with pytest.raises(ValidationError, match="unknown params"):
+        Recipe(kind="pink", params={"f_hi": 1.0})
+    assert {r.kind for r in default_recipes()} == set(KINDS)

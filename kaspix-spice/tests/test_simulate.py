@@ -1,0 +1,74 @@
+"""Real ngspice runs: exactness against analytic references, failures and timeouts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from kaspix_spice import reference
+from kaspix_spice.config import Recipe
+from kaspix_spice.excitation import make_clip
+from kaspix_spice.netlist import load_template
+from kaspix_spice.simulate import SimulationError, engine
+
+FS = 48_000.0
+N = 4800
+
+RC = "* rc\n.param R=4.7k\n.param C=10n\nVin input 0 DC 0\nR1 input output {R}\nC1 output 0 {C}\n.end\n"
+CR = "* cr\n.param R=4.7k\n.param C=47n\nVin input 0 DC 0\nC1 input output {C}\nR1 output 0 {R}\n.end\n"
+RLC = "* rlc\n.param R=470\n.param L=100m\n.param C=220n\nVin input 0 DC 0\nL1 input mid {L}\nC1 mid output {C}\nR1 output 0 {R}\n.end\n"
+
+
+def _run(write_cir, text: str, values: dict[str, float], x: np.ndarray, substeps: int) -> np.ndarray:
+    template = load_template(write_cir(text))
+    netlist = template.render(values, step=1 / (FS * substeps), stop=(len(x) - 1) / FS)
+    return engine().simulate(netlist, x, FS, substeps=substeps)
+
+
+@pytest.mark.parametrize(
+    ("text", "values", "transfer"),
+    [
+        (RC, {"R": 4.7e3, "C": 10e-9}, reference.rc_lowpass(4.7e3, 10e-9)),
+        (CR, {"R": 4.7e3, "C": 47e-9}, reference.cr_highpass(4.7e3, 47e-9)),
+        (RLC, {"R": 470.0, "L": 0.1, "C": 220e-9}, reference.rlc_bandpass(470.0, 0.1, 220e-9)),
+    ],
+    ids=["rc", "cr", "rlc"],
+)
+@pytest.mark.parametrize("kind", ["pink", "chirp"])
+def test_matches_exact_discretization(write_cir, text, values, transfer, kind: str) -> None:
+    x, _ = make_clip([Recipe(kind=kind, level_db=(-6.0, -6.0))], N, FS, seed=3)
+    x = x + 0.2  # a DC offset: ngspice's operating point must match the reference's initial state
+    y = _run(write_cir, text, values, x, substeps=4)
+    expected = reference.foh_response(*transfer, x, FS)
+    rms = np.sqrt(np.mean((expected - np.mean(expected)) ** 2))
+    assert y.shape == x.shape
+    assert np.max(np.abs(y - expected)) <= 1e-2 * rms
+
+
+def test_error_shrinks_with_substeps(write_cir) -> None:
+    x, _ = make_clip([Recipe(kind="pink")], N, FS, seed=4)
+    expected = reference.foh_response(*reference.rc_lowpass(4.7e3, 10e-9), x, FS)
+    errors = [np.max(np.abs(_run(write_cir, RC, {}, x, s) - expected)) for s in (1, 2, 4)]
+    assert errors[0] > 2.5 * errors[1] > 6 * errors[2]
+
+
+def test_bad_netlist_raises_and_engine_recovers(write_cir) -> None:
+    x = np.zeros(480)
+    bad = "* bad\nVin input 0 DC 0\nD1 input output NOMODEL\nR1 output 0 1k\n.end\n"
+    with pytest.raises(SimulationError, match="model"):
+        _run(write_cir, bad, {}, x, 2)
+    assert np.allclose(_run(write_cir, RC, {}, x + 0.5, 2), 0.5)
+
+
+def test_timeout_stops_the_run() -> None:
+    template_lines = [
+        "* slow",
+        "Vin input 0 external",
+        "R1 input output 1k",
+        "C1 output 0 1n",
+        ".save V(output)",
+        ".tran 1e-5 10 0 1e-5",
+        ".end",
+    ]
+    x = np.zeros(480_001)
+    with pytest.raises(SimulationError, match="timed out"):
+        engine().simulate(template_lines, x, 48_000.0, timeout_s=0.2)
