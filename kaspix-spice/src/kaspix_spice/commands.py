@@ -13,20 +13,14 @@ from kaspix import KaspixError
 @click.option("--list", "list_shipped", is_flag=True, help="List the shipped circuits.")
 def inspect_command(netlist: str | None, list_shipped: bool) -> None:
     """Print a template's knobs, ranges and nodes, or every rule it breaks (with line numbers)."""
-    from kaspix_spice.netlist import check_template_text, resolve_circuit, shipped_circuits
+    from kaspix_spice.netlist import check_template_text, read_template_text, resolve_circuit, shipped_circuits
 
     if list_shipped or netlist is None:
         for name in shipped_circuits():
             click.echo(name)
         return
     path = resolve_circuit(netlist)
-    if not path.is_file():
-        raise KaspixError(f"netlist not found: {path}", hint="give a .cir path or a shipped name (`kaspix spice inspect --list`)")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise KaspixError(f"not UTF-8 text ({exc.reason})", where=str(path), hint="save the netlist as UTF-8") from None
-    result = check_template_text(text, path, {})
+    result = check_template_text(read_template_text(path), path, {})
     if isinstance(result, list):
         for problem in result:
             click.echo(f"error: {problem}", err=True)

@@ -212,6 +212,16 @@ def _error(path: Path, line: int | None, message: str, hint: str) -> KaspixError
     return KaspixError(message, where=where, hint=hint)
 
 
+def read_template_text(path: Path) -> str:
+    """The netlist's text; a missing or non-UTF-8 file is a :class:`KaspixError` saying how to fix it."""
+    if not path.is_file():
+        raise KaspixError(f"netlist not found: {path}", hint="give a .cir path or a shipped name (`kaspix spice inspect --list`)")
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _error(path, None, f"not UTF-8 text ({exc.reason})", "save the netlist as UTF-8") from None
+
+
 def load_template(path: str | Path, ranges: dict[str, tuple[float, float]] | None = None) -> Template:
     """Read and check a template.
 
@@ -224,13 +234,7 @@ def load_template(path: str | Path, ranges: dict[str, tuple[float, float]] | Non
         KaspixError: naming the file and line, what breaks the rules, and how to fix it.
     """
     path = Path(path)
-    if not path.is_file():
-        raise KaspixError(f"netlist not found: {path}", hint="list the shipped ones with `kaspix spice inspect --list`")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise _error(path, None, f"not UTF-8 text ({exc.reason})", "save the netlist as UTF-8") from None
-    problems = check_template_text(text, path, ranges or {})
+    problems = check_template_text(read_template_text(path), path, ranges or {})
     if isinstance(problems, list):
         raise problems[0]
     return problems
