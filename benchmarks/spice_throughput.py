@@ -4,12 +4,15 @@ Measured in the same run, on the shipped RC low-pass with pink-noise clips:
 
 * ``pyspice_pwl``: the seed's way, a PySpice ``PieceWiseLinearVoltageSource`` with one point per
   sample (quadratic in the number of points, ~40 s per clip: measured on 1-2 clips only);
-* ``shared_lib``: ``Vin ... external`` fed per time step through ngspice's shared library, steps
-  clamped to the sample grid, with 1 and 2 worker processes, for each ``substeps`` setting;
+* ``shared_lib``: ``Vin ... external`` fed per time step through ngspice's shared library by the
+  compiled callbacks, steps clamped to the sample grid, with 1 and 2 worker processes, for each
+  ``substeps`` setting; ``python_feed``: the same with the callbacks in Python (one worker);
 * ``analytic_lfilter``: the exact first-order-hold discretization with scipy, the physical limit.
 
 Each path reports seconds per clip, clips per second, and the maximum error against the analytic
-response relative to the output RMS. Prints one JSON object (and writes it with ``--out``).
+response relative to the output RMS. ``accuracy`` adds that error for every excitation recipe
+through the shipped RC, CR and RLC circuits at every corner of their knob ranges, per ``substeps``.
+Prints one JSON object (and writes it with ``--out``).
 
     .venv/bin/python benchmarks/spice_throughput.py [--quick] [--clips 8] [--out result.json]
 """
@@ -50,9 +53,13 @@ def relative_error(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.max(np.abs(y - expected)) / np.sqrt(np.mean(expected**2)))
 
 
-def shared_lib_clips(args: tuple[list[int], float, int]) -> tuple[float, float]:
+def shared_lib_clips(args: tuple[list[int], float, int, bool]) -> tuple[float, float]:
     """Simulate clips with kaspix-spice's engine (one process); returns (seconds, worst error)."""
-    seeds, seconds, substeps = args
+    seeds, seconds, substeps, python_feed = args
+    if python_feed:
+        from kaspix_spice.feed import PYTHON_FEED_ENV
+
+        os.environ[PYTHON_FEED_ENV] = "1"
     from kaspix_spice.netlist import load_template, shipped_circuits_dir
     from kaspix_spice.simulate import engine
 
@@ -92,6 +99,42 @@ def pyspice_pwl_clips(args: tuple[list[int], float]) -> tuple[float, float]:
     return time.perf_counter() - start, max(errors)
 
 
+# shipped circuit -> (its analytic transfer function in kaspix_spice.reference, the knobs it takes in order)
+LINEAR_CIRCUITS = {
+    "rc_lowpass": ("rc_lowpass", ["R_cut", "C_cut"]),
+    "cr_highpass": ("cr_highpass", ["R_hp", "C_hp"]),
+    "rlc_bandpass": ("rlc_bandpass", ["R_bp", "L_bp", "C_bp"]),
+}
+
+
+def accuracy(args: tuple[int, float]) -> dict[str, float]:
+    """Worst error relative to RMS per shipped linear circuit and recipe, over the knob-range corners."""
+    import itertools
+
+    from kaspix_spice import reference
+    from kaspix_spice.config import Recipe, RecipeKind
+    from kaspix_spice.excitation import make_clip
+    from kaspix_spice.netlist import load_template, shipped_circuits_dir
+    from kaspix_spice.simulate import engine
+
+    substeps, seconds = args
+    worst: dict[str, float] = {}
+    for name, (transfer, order) in LINEAR_CIRCUITS.items():
+        template = load_template(shipped_circuits_dir() / f"{name}.cir")
+        for corner in itertools.product(*[(k.low, k.high) for k in template.knobs]):
+            values = dict(zip(template.knob_names, corner, strict=True))
+            expected_of = getattr(reference, transfer)(*(values[k] for k in order))
+            for kind in RecipeKind.__args__:
+                x = make_clip([Recipe(kind=kind, level_db=(-6.0, -6.0))], round(seconds * FS), FS, seed=1, fade_in_ms=5.0)[0]
+                netlist = template.render(values, step=1 / (FS * substeps), stop=(len(x) - 1) / FS)
+                y = engine().simulate(netlist, x, FS, substeps=substeps)
+                expected = reference.foh_response(*expected_of, x, FS)
+                error = float(np.max(np.abs(y - expected)) / np.sqrt(np.mean(expected**2)))
+                key = f"{name}/{kind}"
+                worst[key] = max(worst.get(key, 0.0), error)
+    return worst
+
+
 def in_processes(function, jobs: list) -> list:
     """Run ``function`` on each job in its own fresh process, all at once."""
     with multiprocessing.get_context("spawn").Pool(len(jobs)) as pool:
@@ -127,10 +170,14 @@ def main() -> None:
     result["shared_lib"] = {}
     for substeps in args.substeps:
         entry: dict = {}
-        ((seconds, error),) = in_processes(shared_lib_clips, [(seeds, args.seconds, substeps)])
+        ((seconds, error),) = in_processes(shared_lib_clips, [(seeds, args.seconds, substeps, False)])
         entry["workers_1"] = {"s_per_clip": seconds / len(seeds), "clips_per_s": len(seeds) / seconds}
+        ((python_seconds, _),) = in_processes(shared_lib_clips, [(seeds, args.seconds, substeps, True)])
+        entry["python_feed"] = {"s_per_clip": python_seconds / len(seeds), "compiled_speedup": python_seconds / seconds}
         wall = time.perf_counter()
-        halves = in_processes(shared_lib_clips, [(seeds[0::2], args.seconds, substeps), (seeds[1::2], args.seconds, substeps)])
+        halves = in_processes(
+            shared_lib_clips, [(seeds[0::2], args.seconds, substeps, False), (seeds[1::2], args.seconds, substeps, False)]
+        )
         busiest = max(h[0] for h in halves)
         entry["workers_2"] = {
             "s_per_clip": busiest / len(seeds),
@@ -141,6 +188,10 @@ def main() -> None:
         entry["max_err_rel_rms"] = max(error, *(h[1] for h in halves))
         entry["speedup_vs_pwl"] = {w: entry[w]["clips_per_s"] / result["pyspice_pwl"]["clips_per_s"] for w in ("workers_1", "workers_2")}
         result["shared_lib"][f"substeps_{substeps}"] = entry
+    result["accuracy"] = {}
+    for substeps in args.substeps:
+        (errors,) = in_processes(accuracy, [(substeps, 0.25)])
+        result["accuracy"][f"substeps_{substeps}"] = {"worst": max(errors.values()), "worst_case": max(errors, key=errors.get), **errors}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

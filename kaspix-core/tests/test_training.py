@@ -1,11 +1,15 @@
 """The training helper on a real (tiny) torch model: it learns, stops early, and resumes."""
 
+import itertools
 import json
+import math
+import time
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
+from kaspix.errors import KaspixError  # noqa: E402
 from kaspix.training import fit, seed_everything  # noqa: E402
 
 
@@ -87,3 +91,35 @@ def test_fit_inside_a_pipeline_writes_checkpoints_and_metrics(tmp_path) -> None:
     assert result.metrics["train/best_val_loss"] > 0
     assert (result.run.artifacts / "checkpoints" / "best.pt").is_file()
     assert "epoch 4: train loss" in result.run.log_path.read_text()
+
+
+def test_cosine_schedule_anneals_the_learning_rate_to_zero() -> None:
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen: list[float] = []
+
+    def loss(prediction, target):
+        seen.append(optimizer.param_groups[0]["lr"])
+        return torch.nn.functional.mse_loss(prediction, target)
+
+    fit(model, loss, linear_batches(4), epochs=5, optimizer=optimizer, schedule="cosine", seed=0)
+    assert seen[0] == pytest.approx(0.1)
+    assert seen[10] == pytest.approx(0.05)
+    assert all(a >= b for a, b in itertools.pairwise(seen))
+    assert seen[-1] == pytest.approx(0.1 * 0.5 * (1 + math.cos(math.pi * 19 / 20)))
+
+
+def test_time_budget_stops_training_and_counts_across_resumes(tmp_path) -> None:
+    def slow_loss(prediction, target):
+        time.sleep(0.02)
+        return torch.nn.functional.mse_loss(prediction, target)
+
+    first = fit(torch.nn.Linear(3, 1), slow_loss, linear_batches(), epochs=100, max_seconds=0.3, seed=0, checkpoint_dir=tmp_path)
+    assert 1 <= first.epochs_run < 100
+    resumed = fit(torch.nn.Linear(3, 1), slow_loss, linear_batches(), epochs=100, max_seconds=0.3, seed=0, checkpoint_dir=tmp_path)
+    assert resumed.epochs_run == first.epochs_run
+
+
+def test_unknown_schedule_is_a_clear_error() -> None:
+    with pytest.raises(KaspixError, match="unknown learning-rate schedule"):
+        fit(torch.nn.Linear(3, 1), torch.nn.functional.mse_loss, linear_batches(), schedule="linear")

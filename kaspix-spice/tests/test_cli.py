@@ -73,7 +73,7 @@ def test_plugin_module_imports_nothing_heavy() -> None:
 def test_parts_are_registered_and_build() -> None:
     with plugin_host(plugin, name="spice") as host:
         parts = host.parts
-        for name in ("film_gru", "film_lstm", "concat_lstm", "film_tcn"):
+        for name in ("film_modal", "film_gru", "film_lstm", "concat_lstm", "film_tcn"):
             model = parts.models.build(name, n_knobs=3, n_circuits=2)
             y = model(torch.randn(2, 64, 1), torch.rand(2, 3), torch.tensor([0, 1]))
             assert y.shape == (2, 64, 1)

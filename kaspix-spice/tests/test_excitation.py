@@ -42,3 +42,12 @@ def test_recipes_from_yaml_and_bad_params_rejected() -> None:
     with pytest.raises(ValidationError, match="unknown params"):
         Recipe(kind="pink", params={"f_hi": 1.0})
     assert {r.kind for r in default_recipes()} == set(KINDS)
+
+
+def test_fade_in_starts_from_rest_and_is_recorded() -> None:
+    recipes = [Recipe(kind="pink", level_db=(-6.0, -6.0))]
+    plain, _ = make_clip(recipes, 4800, 48_000.0, seed=3)
+    faded, info = make_clip(recipes, 4800, 48_000.0, seed=3, fade_in_ms=5.0)
+    assert faded[0] == 0.0 and info["fade_in_ms"] == 5.0
+    assert np.all(np.abs(faded[:240]) <= np.abs(plain[:240]) + 1e-12)
+    assert np.array_equal(faded[240:], plain[240:])

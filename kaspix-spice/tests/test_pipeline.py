@@ -13,10 +13,9 @@ TINY = [
     "generate.clips_per_setting=1",
     "generate.clip_seconds=0.03",
     "generate.workers=1",
-    "train.epochs=2",
-    "train.segment=480",
-    "train.batch_size=4",
-    "train.model_args={hidden: 8}",
+    "train.epochs=3",
+    "train.batch_size=2",
+    "train.model_args={modes: 4, channels: 4, layers: 1}",
 ]
 
 
@@ -45,8 +44,11 @@ def test_other_models_and_losses_by_name(tmp_path) -> None:
     overrides = [
         *TINY,
         "generate.circuits=[cr_highpass]",
-        "train.model=film_tcn",
-        "train.model_args={channels: 4, blocks: 3}",
+        "train.model=film_gru",
+        "train.model_args={hidden: 8}",
+        "train.segment=480",
+        "train.loss_args={warmup: 64}",
+        "train.schedule=constant",
         "train.loss=esr_dc",
         "train.epochs=1",
         "probe_responses=false",

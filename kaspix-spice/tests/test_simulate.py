@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from kaspix_spice import reference
 from kaspix_spice.config import Recipe
 from kaspix_spice.excitation import make_clip
+from kaspix_spice.feed import PYTHON_FEED_ENV
 from kaspix_spice.netlist import load_template
 from kaspix_spice.simulate import SimulationError, engine
 
@@ -72,3 +77,25 @@ def test_timeout_stops_the_run() -> None:
     x = np.zeros(480_001)
     with pytest.raises(SimulationError, match="timed out"):
         engine().simulate(template_lines, x, 48_000.0, timeout_s=0.2)
+
+
+def test_compiled_feed_is_built_and_agrees_with_the_python_feed(tmp_path) -> None:
+    """The installed package carries the C callbacks; the Python fallback gives the same output."""
+    script = (
+        "import sys, numpy as np\n"
+        "from kaspix_spice.netlist import load_template, shipped_circuits_dir\n"
+        "from kaspix_spice.simulate import engine\n"
+        "t = load_template(shipped_circuits_dir() / 'rlc_bandpass.cir')\n"
+        "x = np.sin(np.arange(2400) * 0.05) * np.linspace(0, 1, 2400)\n"
+        "y = engine().simulate(t.render({}, step=1 / 96000, stop=2399 / 48000), x, 48000.0, substeps=2)\n"
+        "np.save(sys.argv[1], y)\n"
+        "print(engine().feed.name)\n"
+    )
+    outputs = {}
+    for feed, env in (("compiled", {}), ("python", {PYTHON_FEED_ENV: "1"})):
+        path = tmp_path / f"{feed}.npy"
+        done = subprocess.run([sys.executable, "-c", script, str(path)], capture_output=True, text=True, env={**os.environ, **env})
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == feed
+        outputs[feed] = np.load(path)
+    np.testing.assert_array_equal(outputs["compiled"], outputs["python"])

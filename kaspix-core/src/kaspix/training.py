@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from kaspix.atomic import atomic_write_json
 from kaspix.errors import KaspixError
@@ -103,6 +103,8 @@ def fit(
     seed: int | None = None,
     patience: int | None = None,
     grad_clip: float | None = None,
+    schedule: Literal["constant", "cosine"] = "constant",
+    max_seconds: float | None = None,
     checkpoint_dir: str | Path | None = None,
     ctx: RunContext[Any] | None = None,
     metrics_prefix: str = "train",
@@ -120,6 +122,10 @@ def fit(
         seed: Seeds every generator before training when given.
         patience: Stop after this many epochs without improvement.
         grad_clip: Clip the gradient norm to this value.
+        schedule: ``"cosine"`` anneals the learning rate from ``lr`` towards zero over the run: by
+            steps over ``epochs`` epochs, or by time over ``max_seconds`` when that comes first.
+        max_seconds: A training-time budget: no epoch starts after it is spent (time spent before
+            an interruption counts when training resumes).
         checkpoint_dir: Where ``last.pt``, ``best.pt`` and ``history.json`` go; defaults to
             ``<run>/artifacts/checkpoints`` with a ``ctx``. A ``last.pt`` found there is resumed from,
             so an interrupted pipeline continues training where it stopped.
@@ -129,6 +135,8 @@ def fit(
     torch = _torch()
     if epochs < 1:
         raise KaspixError(f"epochs must be at least 1, got {epochs}")
+    if schedule not in ("constant", "cosine"):
+        raise KaspixError(f"unknown learning-rate schedule {schedule!r}", hint="use 'constant' or 'cosine'")
     if seed is not None:
         seed_everything(seed)
     dev = choose_device(device)
@@ -147,9 +155,17 @@ def fit(
         best_weights = torch.load(folder / BEST_FILE, map_location=dev, weights_only=True)
     start = time.monotonic()
     stopped_early = False
+    clock = _Clock(state.seconds, max_seconds)
+    steps_per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
+    set_lr = _cosine(optimizer, lr, epochs * steps_per_epoch if steps_per_epoch else None, clock, state) if schedule == "cosine" else None
     epoch_range = range(state.epoch + 1, epochs + 1)
     for epoch in track(epoch_range, description="training", total=len(epoch_range), logger=ctx.log if ctx else None):
-        train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip)
+        if clock.spent():
+            if ctx is not None:
+                ctx.log.info("training-time budget of %g s spent after epoch %d", max_seconds, state.epoch)
+            break
+        train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip, set_lr)
+        state.seconds = clock.elapsed()
         val_loss = _run_epoch(model, loss_fn, val_batches, dev) if val_batches is not None else train_loss
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
         state.history.append(record)
@@ -199,6 +215,7 @@ def _run_epoch(
     device: torch.device,
     optimizer: torch.optim.Optimizer | None = None,
     grad_clip: float | None = None,
+    before_step: Callable[[], None] | None = None,
 ) -> float:
     """One pass over ``batches``; trains when an optimizer is given. Returns the sample-weighted mean loss."""
     torch = _torch()
@@ -208,6 +225,8 @@ def _run_epoch(
     with torch.set_grad_enabled(training):
         for batch in batches:
             *inputs, target = to_device(tuple(batch), device)
+            if training and before_step is not None:
+                before_step()
             loss = loss_fn(model(*inputs), target)
             if not torch.isfinite(loss):
                 raise KaspixError(f"the loss became {loss.item()} during training", hint="lower the learning rate or set grad_clip")
@@ -232,6 +251,38 @@ def _save(torch: Any, obj: Any, path: Path) -> None:
     tmp.replace(path)
 
 
+class _Clock:
+    """Training time, carried over from before a resume, against an optional budget."""
+
+    def __init__(self, already: float, budget: float | None) -> None:
+        self.start = time.monotonic() - already
+        self.budget = budget
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.start
+
+    def fraction(self) -> float:
+        return self.elapsed() / self.budget if self.budget else 0.0
+
+    def spent(self) -> bool:
+        return self.budget is not None and self.elapsed() >= self.budget
+
+
+def _cosine(optimizer: Any, lr: float, total_steps: int | None, clock: _Clock, state: _TrainingState) -> Callable[[], None]:
+    """A per-step hook that sets every group's learning rate on a cosine from its start value to zero."""
+    for group in optimizer.param_groups:
+        group.setdefault("initial_lr", group.get("lr", lr))
+
+    def set_lr() -> None:
+        progress = max(state.steps / total_steps if total_steps else 0.0, clock.fraction())
+        factor = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        for group in optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+        state.steps += 1
+
+    return set_lr
+
+
 @dataclass
 class _TrainingState:
     epoch: int = 0
@@ -239,6 +290,8 @@ class _TrainingState:
     best_val_loss: float = math.inf
     stale: int = 0
     history: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
 
     def save(self, torch: Any, path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
         _save(
@@ -251,6 +304,8 @@ class _TrainingState:
                 "best_val_loss": self.best_val_loss,
                 "stale": self.stale,
                 "history": self.history,
+                "steps": self.steps,
+                "seconds": self.seconds,
             },
             path,
         )
@@ -261,4 +316,12 @@ class _TrainingState:
         saved = torch.load(path, map_location=device, weights_only=True)
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
-        return cls(saved["epoch"], saved["best_epoch"], saved["best_val_loss"], saved["stale"], saved["history"])
+        return cls(
+            saved["epoch"],
+            saved["best_epoch"],
+            saved["best_val_loss"],
+            saved["stale"],
+            saved["history"],
+            saved.get("steps", 0),
+            saved.get("seconds", 0.0),
+        )

@@ -69,10 +69,11 @@ class GenerateConfig(Config):
     """What to simulate and how."""
 
     circuits: list[str] = Field(default_factory=lambda: list(DEFAULT_CIRCUITS), description="shipped circuit names or .cir paths")
-    settings_per_circuit: int = Field(12, ge=1, description="random knob settings per circuit")
-    clips_per_setting: int = Field(2, ge=1, description="excitation clips simulated per knob setting")
-    clip_seconds: float = Field(0.25, gt=0)
+    settings_per_circuit: int = Field(48, ge=1, description="random knob settings per circuit")
+    clips_per_setting: int = Field(1, ge=1, description="excitation clips simulated per knob setting")
+    clip_seconds: float = Field(0.1, gt=0)
     fs: float = Field(48_000.0, gt=0, description="sample rate in Hz")
+    fade_in_ms: float = Field(5.0, ge=0, description="raised-cosine fade-in of every clip, so circuits start from rest as models do")
     substeps: int = Field(4, ge=1, le=16, description="simulator time points per sample period (accuracy vs speed)")
     timeout_s: float = Field(60.0, gt=0, description="wall-clock limit per sample")
     shard_size: int = Field(8, ge=1)
@@ -96,15 +97,22 @@ class GenerateConfig(Config):
 class TrainConfig(Config):
     """The emulator and how it is trained."""
 
-    model: str = Field("film_gru", description="a registered model: film_gru, film_lstm, concat_lstm, film_tcn, ...")
-    model_args: dict[str, Any] = Field(default_factory=lambda: {"hidden": 32})
+    model: str = Field("film_modal", description="a registered model: film_modal, film_gru, film_lstm, concat_lstm, film_tcn, ...")
+    model_args: dict[str, Any] = Field(default_factory=dict)
     loss: str = Field("esr", description="a registered loss, from any plugin")
-    loss_args: dict[str, Any] = Field(default_factory=lambda: {"pre_emphasis": None, "warmup": 128})
-    epochs: int = Field(18, ge=1)
-    patience: int | None = Field(6, ge=1)
-    lr: float = Field(5e-3, gt=0)
-    batch_size: int = Field(64, ge=1)
-    segment: int = Field(1024, ge=64, description="training segment length in samples")
+    loss_args: dict[str, Any] = Field(
+        default_factory=lambda: {"pre_emphasis": None, "warmup": 0},
+        description="warmup: samples ignored at the start of each segment (use ~128 when segments are cut mid-clip)",
+    )
+    epochs: int = Field(1000, ge=1)
+    max_seconds: float | None = Field(330.0, gt=0, description="training-time budget; the cosine schedule spans it")
+    schedule: Literal["constant", "cosine"] = "cosine"
+    patience: int | None = Field(None, ge=1)
+    lr: float = Field(1e-2, gt=0)
+    batch_size: int = Field(16, ge=1)
+    segment: int | None = Field(
+        None, ge=64, description="training segment length in samples; None trains on whole clips, which start from rest"
+    )
     grad_clip: float | None = 1.0
     device: str = "auto"
     val_fraction: float = Field(0.15, ge=0, lt=0.5)

@@ -52,6 +52,14 @@ def magnitude_response(x: np.ndarray, y: np.ndarray, fs: float, nperseg: int = 2
     return f, 20 * np.log10(np.abs(pxy) / np.maximum(pxx, 1e-30) + 1e-12)
 
 
+def response_error_db(f: np.ndarray, h_true_db: np.ndarray, h_pred_db: np.ndarray, span_db: float = 40.0) -> float:
+    """RMS difference in dB of two magnitude responses, over 20 Hz .. 0.9 Nyquist where the true one
+    is within ``span_db`` of its peak (so a filter's deep stop band does not dominate)."""
+    band = (f >= 20) & (f <= 0.9 * f[-1])
+    band &= h_true_db >= np.max(h_true_db[band]) - span_db
+    return float(np.sqrt(np.mean((h_pred_db[band] - h_true_db[band]) ** 2)))
+
+
 def characteristic_frequency(f: np.ndarray, h_db: np.ndarray, kind: str) -> float | None:
     """Cutoff (-3 dB from the passband), centre (peak) or notch (dip) frequency in Hz; None for other kinds."""
     band = (f >= 20) & (f <= 0.9 * f[-1])
@@ -106,8 +114,9 @@ def evaluate(
     is nearly silent (a few clicks through a band-pass) cannot dominate; MAE and LSD are clip means.
 
     Returns:
-        ``{"overall": {...}, "per_circuit": {name: {...}}}`` with ``esr``, ``mae``, ``lsd_db`` and,
-        for linear filters with ``probe``, ``freq_error_hz`` (mean absolute) and ``freq_error_rel``.
+        ``{"overall": {...}, "per_circuit": {name: {...}}}`` with ``esr``, ``mae``, ``lsd_db`` and, with
+        ``probe``, ``response_error_db`` (RMS dB error of ``|H|`` within 40 dB of its peak) and, for
+        linear filters, ``freq_error_hz`` (mean absolute) and ``freq_error_rel``.
     """
     import h5py
 
@@ -145,9 +154,10 @@ def evaluate(
             scores.update(_probe(model, meta, name, int(c), idx, sid, knobs, physical, fs, out_dir if plots else None))
         per_circuit[name] = scores
     overall = {k: float(np.mean([s[k] for s in per_circuit.values()])) for k in ("esr", "mae", "lsd_db")}
-    freq = [s["freq_error_hz"] for s in per_circuit.values() if s.get("freq_error_hz") is not None]
-    if freq:
-        overall["freq_error_hz"] = float(np.mean(freq))
+    for key in ("freq_error_hz", "response_error_db"):
+        values = [s[key] for s in per_circuit.values() if s.get(key) is not None]
+        if values:
+            overall[key] = float(np.mean(values))
     result = {"overall": overall, "per_circuit": per_circuit}
     (out_dir / "evaluation.json").write_text(json.dumps(result, indent=2))
     return result
@@ -177,7 +187,7 @@ def _probe(
     n = round(config["clip_seconds"] * fs)
     substeps = int(config["substeps"])
     x = 0.25 * white(np.random.default_rng(PROBE_SEED), n, fs, {})
-    responses, errors, rel = [], [], []
+    responses, errors, rel, response_errors = [], [], [], []
     for setting in np.unique(sid[idx]):
         row = idx[np.flatnonzero(sid[idx] == setting)[0]]
         values = {k.name: float(physical[row, j]) for j, k in enumerate(template.knobs)}
@@ -189,15 +199,17 @@ def _probe(
         f, h_true = magnitude_response(x, y, fs)
         _, h_pred = magnitude_response(x, p, fs)
         responses.append((values, f, h_true, h_pred))
+        response_errors.append(response_error_db(f, h_true, h_pred))
         fc_true, fc_pred = characteristic_frequency(f, h_true, kind), characteristic_frequency(f, h_pred, kind)
         if fc_true is not None and fc_pred is not None:
             errors.append(abs(fc_pred - fc_true))
             rel.append(abs(fc_pred - fc_true) / fc_true)
     if plot_dir is not None and responses:
         _plot_responses(plot_dir / f"response_{name}.png", responses, name)
+    scores: dict[str, Any] = {"response_error_db": float(np.mean(response_errors)) if response_errors else None}
     if not errors:
-        return {"freq_error_hz": None}
-    return {"freq_error_hz": float(np.mean(errors)), "freq_error_rel": float(np.mean(rel))}
+        return {**scores, "freq_error_hz": None}
+    return {**scores, "freq_error_hz": float(np.mean(errors)), "freq_error_rel": float(np.mean(rel))}
 
 
 def _plot_waveform(path: Path, x: np.ndarray, y: np.ndarray, p: np.ndarray, fs: float, name: str) -> None:

@@ -111,8 +111,19 @@ RENDERERS: dict[str, Callable[[np.random.Generator, int, float, dict[str, float]
 }
 
 
-def make_clip(recipes: list[Recipe], n: int, fs: float, seed: int) -> tuple[np.ndarray, dict[str, Any]]:
+def fade_in(x: np.ndarray, fs: float, ms: float) -> np.ndarray:
+    """``x`` with a raised-cosine fade-in over its first ``ms`` milliseconds (so it starts at exactly 0 V)."""
+    length = min(len(x), round(ms * 1e-3 * fs))
+    if length <= 0:
+        return x
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(length) / length)
+    return np.concatenate([x[:length] * ramp, x[length:]])
+
+
+def make_clip(recipes: list[Recipe], n: int, fs: float, seed: int, fade_in_ms: float = 0.0) -> tuple[np.ndarray, dict[str, Any]]:
     """Draw a recipe by weight and render one clip of ``n`` samples; same seed, same clip.
+
+    With ``fade_in_ms`` the clip fades in from 0 V, so the circuit starts from rest, as a model does.
 
     Returns:
         The clip (float64 volts) and its description ``{kind, level_db, seed, params}``.
@@ -122,5 +133,5 @@ def make_clip(recipes: list[Recipe], n: int, fs: float, seed: int) -> tuple[np.n
     recipe = recipes[int(rng.choice(len(recipes), p=weights / weights.sum()))]
     params = {**DEFAULT_PARAMS[recipe.kind], **recipe.params}
     level_db = float(rng.uniform(*recipe.level_db))
-    x = RENDERERS[recipe.kind](rng, n, fs, params) * 10 ** (level_db / 20)
-    return x, {"kind": recipe.kind, "level_db": round(level_db, 3), "seed": seed, "params": params}
+    x = fade_in(RENDERERS[recipe.kind](rng, n, fs, params) * 10 ** (level_db / 20), fs, fade_in_ms)
+    return x, {"kind": recipe.kind, "level_db": round(level_db, 3), "seed": seed, "params": params, "fade_in_ms": fade_in_ms}

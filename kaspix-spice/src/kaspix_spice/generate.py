@@ -107,7 +107,7 @@ def simulate_shard(payload: dict[str, Any]) -> dict[str, Any]:
         spec = SampleSpec(**raw)
         template = templates.get(spec.path) or load_template(spec.path, cfg.knob_ranges.get(spec.circuit))
         templates[spec.path] = template
-        x, recipe = make_clip(cfg.recipes, n, cfg.fs, spec.clip_seed)
+        x, recipe = make_clip(cfg.recipes, n, cfg.fs, spec.clip_seed, cfg.fade_in_ms)
         netlist = template.render(spec.knobs, step=1.0 / (cfg.fs * cfg.substeps), stop=(n - 1) / cfg.fs)
         try:
             y = engine().simulate(netlist, x, cfg.fs, substeps=cfg.substeps, timeout_s=cfg.timeout_s)

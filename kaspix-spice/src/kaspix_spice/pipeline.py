@@ -71,6 +71,8 @@ def train_step(ctx: RunContext[SpiceConfig]) -> None:
         seed=ctx.config.seed,
         patience=cfg.patience,
         grad_clip=cfg.grad_clip,
+        schedule=cfg.schedule,
+        max_seconds=cfg.max_seconds,
         ctx=ctx,
     )
     buffer = ctx.artifact("model.pt")

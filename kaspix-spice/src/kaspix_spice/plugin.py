@@ -33,6 +33,7 @@ def register_data_sources(register) -> None:  # type: ignore[no-untyped-def]
 
 @hookimpl
 def register_models(register) -> None:  # type: ignore[no-untyped-def]
+    register("film_modal", _lazy("modal", "film_modal", "Knob-conditioned modal state-space circuit emulator"))
     register("film_gru", _lazy("models", "film_gru", "FiLM-conditioned GRU circuit emulator"))
     register("film_lstm", _lazy("models", "film_lstm", "FiLM-conditioned LSTM circuit emulator"))
     register("concat_lstm", _lazy("models", "concat_lstm", "Concat-conditioned LSTM baseline"))
