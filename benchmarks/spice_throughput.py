@@ -53,7 +53,7 @@ def relative_error(y: np.ndarray, x: np.ndarray) -> float:
     return float(np.max(np.abs(y - expected)) / np.sqrt(np.mean(expected**2)))
 
 
-def shared_lib_clips(args: tuple[list[int], float, int, bool]) -> tuple[float, float]:
+def shared_lib_clips(args: tuple[list[int], float, int | str, bool]) -> tuple[float, float]:
     """Simulate clips with kaspix-spice's engine (one process); returns (seconds, worst error)."""
     seeds, seconds, substeps, python_feed = args
     if python_feed:
@@ -61,7 +61,7 @@ def shared_lib_clips(args: tuple[list[int], float, int, bool]) -> tuple[float, f
 
         os.environ[PYTHON_FEED_ENV] = "1"
     from kaspix_spice.netlist import load_template, shipped_circuits_dir
-    from kaspix_spice.simulate import engine
+    from kaspix_spice.simulate import engine, simulate_to_tolerance
 
     template = load_template(shipped_circuits_dir() / "rc_lowpass.cir")
     clips = [clip(s, seconds) for s in seeds]
@@ -69,8 +69,8 @@ def shared_lib_clips(args: tuple[list[int], float, int, bool]) -> tuple[float, f
     start = time.perf_counter()
     outputs = []
     for x in clips:
-        netlist = template.render({"R_cut": R, "C_cut": C}, step=1 / (FS * substeps), stop=(len(x) - 1) / FS)
-        outputs.append(engine().simulate(netlist, x, FS, substeps=substeps))
+        render = lambda k, x=x: template.render({"R_cut": R, "C_cut": C}, step=1 / (FS * k), stop=(len(x) - 1) / FS)  # noqa: E731
+        outputs.append(simulate_to_tolerance(render, x, FS, substeps=substeps).y)
     elapsed = time.perf_counter() - start
     return elapsed, max(relative_error(y, x) for y, x in zip(outputs, clips, strict=True))
 
@@ -107,15 +107,18 @@ LINEAR_CIRCUITS = {
 }
 
 
-def accuracy(args: tuple[int, float]) -> dict[str, float]:
-    """Worst error relative to RMS per shipped linear circuit and recipe, over the knob-range corners."""
+def accuracy(args: tuple[int | str, float]) -> dict[str, float]:
+    """Worst error relative to RMS per shipped linear circuit and recipe, over the knob-range corners.
+
+    ``substeps`` may be ``"auto"``: then also the largest substeps chosen (``substeps_used/...``).
+    """
     import itertools
 
     from kaspix_spice import reference
     from kaspix_spice.config import Recipe, RecipeKind
     from kaspix_spice.excitation import make_clip
     from kaspix_spice.netlist import load_template, shipped_circuits_dir
-    from kaspix_spice.simulate import engine
+    from kaspix_spice.simulate import simulate_to_tolerance
 
     substeps, seconds = args
     worst: dict[str, float] = {}
@@ -126,12 +129,20 @@ def accuracy(args: tuple[int, float]) -> dict[str, float]:
             expected_of = getattr(reference, transfer)(*(values[k] for k in order))
             for kind in RecipeKind.__args__:
                 x = make_clip([Recipe(kind=kind, level_db=(-6.0, -6.0))], round(seconds * FS), FS, seed=1, fade_in_ms=5.0)[0]
-                netlist = template.render(values, step=1 / (FS * substeps), stop=(len(x) - 1) / FS)
-                y = engine().simulate(netlist, x, FS, substeps=substeps)
+                result = simulate_to_tolerance(
+                    lambda k, t=template, v=values, x=x: t.render(v, step=1 / (FS * k), stop=(len(x) - 1) / FS),
+                    x,
+                    FS,
+                    substeps=substeps,
+                )
+                y = result.y
                 expected = reference.foh_response(*expected_of, x, FS)
                 error = float(np.max(np.abs(y - expected)) / np.sqrt(np.mean(expected**2)))
                 key = f"{name}/{kind}"
                 worst[key] = max(worst.get(key, 0.0), error)
+                if substeps == "auto":
+                    used = f"substeps_used/{key}"
+                    worst[used] = max(worst.get(used, 0), result.substeps)
     return worst
 
 
@@ -141,17 +152,21 @@ def in_processes(function, jobs: list) -> list:
         return pool.map(function, jobs)
 
 
+def _substeps(text: str) -> int | str:
+    return text if text == "auto" else int(text)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="1 PWL clip, 4 shared-library clips, substeps 1 and 2")
+    parser.add_argument("--quick", action="store_true", help="1 PWL clip, 4 shared-library clips, substeps auto and 2")
     parser.add_argument("--clips", type=int, default=8, help="clips per shared-library measurement")
     parser.add_argument("--pwl-clips", type=int, default=2, help="clips for the (slow) PWL path")
     parser.add_argument("--seconds", type=float, default=1.0)
-    parser.add_argument("--substeps", type=int, nargs="+", default=[1, 2, 4])
+    parser.add_argument("--substeps", type=_substeps, nargs="+", default=["auto", 2, 4, 8], help="'auto' or whole numbers")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     if args.quick:
-        args.clips, args.pwl_clips, args.substeps = 4, 1, [1, 2]
+        args.clips, args.pwl_clips, args.substeps = 4, 1, ["auto", 2]
     seeds = list(range(args.clips))
     result: dict = {"clip_seconds": args.seconds, "fs": FS, "circuit": "rc_lowpass", "cpu_count": os.cpu_count()}
 
@@ -191,7 +206,9 @@ def main() -> None:
     result["accuracy"] = {}
     for substeps in args.substeps:
         (errors,) = in_processes(accuracy, [(substeps, 0.25)])
-        result["accuracy"][f"substeps_{substeps}"] = {"worst": max(errors.values()), "worst_case": max(errors, key=errors.get), **errors}
+        measured = {k: v for k, v in errors.items() if not k.startswith("substeps_used/")}
+        worst_case = max(measured, key=measured.get)
+        result["accuracy"][f"substeps_{substeps}"] = {"worst": measured[worst_case], "worst_case": worst_case, **errors}
     text = json.dumps(result, indent=2)
     print(text)
     if args.out:

@@ -51,6 +51,9 @@ def test_dataset_layout(generated) -> None:
         assert set(f["netlist_origin"][()].astype(str)) <= {"rc_lowpass.cir", "diode_clipper.cir", "fragile.cir"}
         assert json.loads(f["recipe"][0])["kind"] in ("pink", "chirp")
         assert np.all(np.isfinite(f["audio_out"][()]))
+        substeps, errors = f["substeps"][()], f["error_estimate"][()]
+        assert substeps.shape == errors.shape == (n,) and set(substeps) <= {2, 4, 8, 16}
+        assert np.all(np.isfinite(errors)) and np.all((errors <= cfg.tolerance) | (substeps == cfg.max_substeps))
     assert meta["circuit_mapping"] == {"0": "rc_lowpass.cir", "1": "diode_clipper.cir", "2": "fragile.cir"}
     assert meta["fs"] == cfg.fs and meta["n_samples_total"] == n * 960
     assert meta["knob_names"]["diode_clipper"] == ["Drive", "R_clip", "C_clip"]

@@ -13,7 +13,7 @@ from kaspix_spice.config import Recipe
 from kaspix_spice.excitation import make_clip
 from kaspix_spice.feed import PYTHON_FEED_ENV
 from kaspix_spice.netlist import load_template
-from kaspix_spice.simulate import SimulationError, engine
+from kaspix_spice.simulate import SimulationError, engine, simulate_to_tolerance
 
 FS = 48_000.0
 N = 4800
@@ -99,3 +99,28 @@ def test_compiled_feed_is_built_and_agrees_with_the_python_feed(tmp_path) -> Non
         assert done.stdout.strip() == feed
         outputs[feed] = np.load(path)
     np.testing.assert_array_equal(outputs["compiled"], outputs["python"])
+
+
+def _render_for(write_cir, text: str, values: dict[str, float], n: int):
+    template = load_template(write_cir(text))
+    return lambda substeps: template.render(values, step=1 / (FS * substeps), stop=(n - 1) / FS)
+
+
+def test_auto_substeps_refine_a_sharp_resonance_until_within_tolerance(write_cir) -> None:
+    """A 10.7 kHz, Q 6.7 resonance: 4 substeps miss by far more than 1e-2; auto keeps refining."""
+    values = {"R": 100.0, "L": 10e-3, "C": 22e-9}
+    x, _ = make_clip([Recipe(kind="pink", level_db=(-6.0, -6.0))], N, FS, seed=5, fade_in_ms=5.0)
+    expected = reference.foh_response(*reference.rlc_bandpass(values["R"], values["L"], values["C"]), x, FS)
+    rms = np.sqrt(np.mean(expected**2))
+    fixed = simulate_to_tolerance(_render_for(write_cir, RLC, values, N), x, FS, substeps=4)
+    assert np.isnan(fixed.error_estimate) and fixed.substeps == 4
+    assert np.max(np.abs(fixed.y - expected)) > 5e-2 * rms
+    auto = simulate_to_tolerance(_render_for(write_cir, RLC, values, N), x, FS, tolerance=1e-2, max_substeps=64)
+    assert auto.substeps >= 16 and auto.error_estimate <= 1e-2
+    assert np.max(np.abs(auto.y - expected)) <= 1e-2 * rms
+
+
+def test_auto_substeps_stop_early_on_an_easy_circuit(write_cir) -> None:
+    x, _ = make_clip([Recipe(kind="pink", level_db=(-6.0, -6.0))], N, FS, seed=6, fade_in_ms=5.0)
+    auto = simulate_to_tolerance(_render_for(write_cir, CR, {}, N), x, FS, tolerance=1e-2)
+    assert auto.substeps <= 4 and auto.error_estimate <= 1e-2

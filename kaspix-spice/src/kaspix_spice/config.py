@@ -69,12 +69,16 @@ class GenerateConfig(Config):
     """What to simulate and how."""
 
     circuits: list[str] = Field(default_factory=lambda: list(DEFAULT_CIRCUITS), description="shipped circuit names or .cir paths")
-    settings_per_circuit: int = Field(48, ge=1, description="random knob settings per circuit")
+    settings_per_circuit: int = Field(64, ge=1, description="random knob settings per circuit")
     clips_per_setting: int = Field(1, ge=1, description="excitation clips simulated per knob setting")
     clip_seconds: float = Field(0.1, gt=0)
     fs: float = Field(48_000.0, gt=0, description="sample rate in Hz")
     fade_in_ms: float = Field(5.0, ge=0, description="raised-cosine fade-in of every clip, so circuits start from rest as models do")
-    substeps: int = Field(4, ge=1, le=16, description="simulator time points per sample period (accuracy vs speed)")
+    substeps: int | Literal["auto"] = Field(
+        "auto", description="simulator time points per sample period; auto refines 1, 2, 4, ... until within tolerance"
+    )
+    tolerance: float = Field(1e-2, gt=0, description="with substeps=auto: largest estimated error, relative to the output RMS")
+    max_substeps: int = Field(16, ge=2, le=256, description="with substeps=auto: the finest grid tried")
     timeout_s: float = Field(60.0, gt=0, description="wall-clock limit per sample")
     shard_size: int = Field(8, ge=1)
     workers: int = Field(2, ge=1, description="local worker processes, each with its own ngspice")
@@ -85,6 +89,13 @@ class GenerateConfig(Config):
     knob_ranges: dict[str, dict[str, tuple[float, float]]] = Field(
         default_factory=dict, description="{circuit: {knob: [low, high]}} overriding the netlists' ranges"
     )
+
+    @field_validator("substeps")
+    @classmethod
+    def _positive_substeps(cls, value: int | str) -> int | str:
+        if value != "auto" and not 1 <= int(value) <= 256:
+            raise ValueError("substeps must be 'auto' or a whole number from 1 to 256")
+        return value
 
     @field_validator("circuits")
     @classmethod

@@ -48,6 +48,8 @@ def write_shard(path: Path, rows: list[dict[str, Any]], failed: list[dict[str, A
             f["sample_index"] = np.array([r["spec"].index for r in rows], dtype=np.int64)
             f["circuit_id"] = np.array([r["spec"].circuit_id for r in rows], dtype=np.int32)
             f["setting_id"] = np.array([r["spec"].setting_id for r in rows], dtype=np.int32)
+            f["substeps"] = np.array([r["substeps"] for r in rows], dtype=np.int32)
+            f["error_estimate"] = np.array([r["error_estimate"] for r in rows], dtype=np.float64)
             f.create_dataset("recipe", data=[json.dumps(r["recipe"]) for r in rows], dtype=_STR)
             f.create_dataset("knob_values", data=[json.dumps(r["spec"].knobs) for r in rows], dtype=_STR)
     os.replace(tmp, path)
@@ -58,9 +60,8 @@ def merge_shards(out_dir: Path, count: int, templates: list[Any], cfg: Any) -> P
     from kaspix_spice.generate import GENERATOR_VERSION, shard_path
 
     width = max((len(t.knobs) for t in templates), default=0)
-    parts: dict[str, list[Any]] = {
-        k: [] for k in ("audio_in", "audio_out", "sample_index", "circuit_id", "setting_id", "recipe", "knob_values")
-    }
+    keys = ("audio_in", "audio_out", "sample_index", "circuit_id", "setting_id", "substeps", "error_estimate", "recipe", "knob_values")
+    parts: dict[str, list[Any]] = {k: [] for k in keys}
     failed: list[dict[str, Any]] = []
     for shard in range(count):
         path = shard_path(out_dir, shard)
@@ -102,6 +103,8 @@ def merge_shards(out_dir: Path, count: int, templates: list[Any], cfg: Any) -> P
         f["circuit_id"] = merged["circuit_id"]
         f["setting_id"] = merged["setting_id"]
         f["sample_index"] = merged["sample_index"]
+        f["substeps"] = merged["substeps"]
+        f["error_estimate"] = merged["error_estimate"]
         f.create_dataset("netlist_origin", data=[templates[int(c)].path.name for c in merged["circuit_id"]], dtype=_STR)
         f.create_dataset("recipe", data=list(merged["recipe"]), dtype=_STR)
         f.attrs["circuit_mapping"] = json.dumps({str(i): t.path.name for i, t in enumerate(templates)})

@@ -176,23 +176,23 @@ def _probe(
     plot_dir: Path | None,
 ) -> dict[str, Any]:
     """Simulate one white-noise clip per test setting with ngspice and the model; compare |H| and f_c."""
+    from kaspix_spice.config import GenerateConfig
     from kaspix_spice.excitation import white
+    from kaspix_spice.generate import simulate_template
     from kaspix_spice.netlist import load_template, resolve_circuit
-    from kaspix_spice.simulate import SimulationError, engine
+    from kaspix_spice.simulate import SimulationError
 
     kind = meta["circuit_kinds"][name]
-    config = meta["config"]
-    path = resolve_circuit(config["circuits"][c])
-    template = load_template(path, config.get("knob_ranges", {}).get(name))
-    n = round(config["clip_seconds"] * fs)
-    substeps = int(config["substeps"])
+    config = GenerateConfig.model_validate(meta["config"])
+    template = load_template(resolve_circuit(config.circuits[c]), config.knob_ranges.get(name))
+    n = round(config.clip_seconds * fs)
     x = 0.25 * white(np.random.default_rng(PROBE_SEED), n, fs, {})
     responses, errors, rel, response_errors = [], [], [], []
     for setting in np.unique(sid[idx]):
         row = idx[np.flatnonzero(sid[idx] == setting)[0]]
         values = {k.name: float(physical[row, j]) for j, k in enumerate(template.knobs)}
         try:
-            y = engine().simulate(template.render(values, step=1 / (fs * substeps), stop=(n - 1) / fs), x, fs, substeps=substeps)
+            y = simulate_template(template, values, x, config).y
         except SimulationError:
             continue
         p = predict(model, x[None], knobs[row][None], np.array([c]))[0]

@@ -27,7 +27,7 @@ from kaspix import KaspixError
 
 from kaspix_spice.config import GenerateConfig
 
-GENERATOR_VERSION = "kaspix-spice 0.1.0"
+GENERATOR_VERSION = "kaspix-spice 0.2.0"
 #: Fields that change how shards are run, not what they hold: a resume may change them.
 EXECUTION_FIELDS = {"workers", "executor", "ray_address"}
 log = logging.getLogger("kaspix.spice")
@@ -82,6 +82,21 @@ def shards(specs: list[SampleSpec], size: int) -> list[list[SampleSpec]]:
     return [specs[i : i + size] for i in range(0, len(specs), size)]
 
 
+def simulate_template(template: Any, knobs: dict[str, float], x: np.ndarray, cfg: GenerateConfig) -> Any:
+    """Simulate ``x`` through ``template`` at ``knobs`` with the config's accuracy settings."""
+    from kaspix_spice.simulate import simulate_to_tolerance
+
+    return simulate_to_tolerance(
+        lambda substeps: template.render(knobs, step=1.0 / (cfg.fs * substeps), stop=(len(x) - 1) / cfg.fs),
+        x,
+        cfg.fs,
+        substeps=cfg.substeps,
+        tolerance=cfg.tolerance,
+        max_substeps=cfg.max_substeps,
+        timeout_s=cfg.timeout_s,
+    )
+
+
 def simulate_shard(payload: dict[str, Any]) -> dict[str, Any]:
     """Simulate one shard and write it atomically (runs in a worker process).
 
@@ -94,7 +109,7 @@ def simulate_shard(payload: dict[str, Any]) -> dict[str, Any]:
     from kaspix_spice.dataset import write_shard
     from kaspix_spice.excitation import make_clip
     from kaspix_spice.netlist import load_template
-    from kaspix_spice.simulate import SimulationError, engine
+    from kaspix_spice.simulate import SimulationError
 
     os.environ["OMP_NUM_THREADS"] = "1"
     cfg = GenerateConfig.model_validate(payload["config"])
@@ -108,15 +123,25 @@ def simulate_shard(payload: dict[str, Any]) -> dict[str, Any]:
         template = templates.get(spec.path) or load_template(spec.path, cfg.knob_ranges.get(spec.circuit))
         templates[spec.path] = template
         x, recipe = make_clip(cfg.recipes, n, cfg.fs, spec.clip_seed, cfg.fade_in_ms)
-        netlist = template.render(spec.knobs, step=1.0 / (cfg.fs * cfg.substeps), stop=(n - 1) / cfg.fs)
         try:
-            y = engine().simulate(netlist, x, cfg.fs, substeps=cfg.substeps, timeout_s=cfg.timeout_s)
+            result = simulate_template(template, spec.knobs, x, cfg)
+            y = result.y
             if not np.all(np.isfinite(y)):
                 raise SimulationError("the output holds NaN or inf")
         except SimulationError as exc:
             failed.append({"index": spec.index, "circuit": spec.circuit, "knobs": spec.knobs, "recipe": recipe, "error": str(exc)})
             continue
-        rows.append({"spec": spec, "x": x, "y": y, "recipe": recipe, "knobs": template.knobs})
+        rows.append(
+            {
+                "spec": spec,
+                "x": x,
+                "y": y,
+                "recipe": recipe,
+                "knobs": template.knobs,
+                "substeps": result.substeps,
+                "error_estimate": result.error_estimate,
+            }
+        )
     write_shard(shard_path(Path(payload["out_dir"]), payload["shard"]), rows, failed)
     return {"shard": payload["shard"], "ok": len(rows), "failed": failed, "seconds": time.monotonic() - started}
 
@@ -201,5 +226,29 @@ def generate(cfg: GenerateConfig, out_dir: str | Path, *, progress: Callable[[It
                 failure["recipe"]["kind"],
                 failure["error"],
             )
-    templates = load_templates(cfg)
-    return merge_shards(out_dir, len(all_shards), templates, cfg)
+    path = merge_shards(out_dir, len(all_shards), load_templates(cfg), cfg)
+    summary = accuracy_summary(path, cfg.tolerance)
+    log.info("simulation accuracy: %s", json.dumps(summary))
+    if summary["over_tolerance"]:
+        log.warning(
+            "%d samples stayed above the tolerance %g at max_substeps=%d; raise max_substeps for them",
+            summary["over_tolerance"],
+            cfg.tolerance,
+            cfg.max_substeps,
+        )
+    return path
+
+
+def accuracy_summary(path: Path, tolerance: float) -> dict[str, Any]:
+    """Substeps used and estimated errors (relative to output RMS) over a merged dataset."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        substeps, errors = f["substeps"][()], f["error_estimate"][()]
+    known = errors[np.isfinite(errors)]
+    return {
+        "substeps_mean": round(float(np.mean(substeps)), 3),
+        "substeps_max": int(np.max(substeps)),
+        "error_estimate_max": float(np.max(known)) if len(known) else None,
+        "over_tolerance": int(np.sum(known > tolerance)),
+    }

@@ -19,13 +19,18 @@ DATASET = "data/dataset.h5"
 def generate_step(ctx: RunContext[SpiceConfig]) -> None:
     """Simulate the dataset with ngspice (sharded; a resumed run continues the shards)."""
     from kaspix_spice.dataset import read_metadata
-    from kaspix_spice.generate import generate
+    from kaspix_spice.generate import accuracy_summary, generate
 
     cfg = ctx.config.generate
     path = generate(cfg, ctx.artifact(DATASET).parent, progress=lambda it, n: ctx.track(it, description="simulating shards", total=n))
     meta = read_metadata(path)
     ctx.log_metrics(
-        {"samples": int(meta["n_samples_total"] // round(cfg.clip_seconds * cfg.fs)), "failed": len(meta["failed"])}, prefix="generate"
+        {
+            "samples": int(meta["n_samples_total"] // round(cfg.clip_seconds * cfg.fs)),
+            "failed": len(meta["failed"]),
+            **{k: v for k, v in accuracy_summary(path, cfg.tolerance).items() if v is not None},
+        },
+        prefix="generate",
     )
 
 

@@ -17,8 +17,11 @@ before the library loads, as ngspice links libgomp.
 from __future__ import annotations
 
 import ctypes as C
+import math
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +172,57 @@ class NgSpice:
         lines = [m.removeprefix("stderr ").strip() for m in self._messages if m.startswith("stderr")]
         lines = [line for line in lines if line and not line.lower().startswith("note:")]
         return "; ".join(lines[-4:]) or "no message from ngspice"
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """A simulated output, the time points per sample it took, and its estimated error.
+
+    ``error_estimate`` is relative to the output's RMS (NaN when ``substeps`` was fixed).
+    """
+
+    y: np.ndarray
+    substeps: int
+    error_estimate: float
+
+
+def simulate_to_tolerance(
+    render: Callable[[int], Sequence[str]],
+    x: np.ndarray,
+    fs: float,
+    *,
+    substeps: int | str = "auto",
+    tolerance: float = 1e-2,
+    max_substeps: int = 16,
+    timeout_s: float = 60.0,
+) -> Simulated:
+    """Simulate ``x`` with a fixed ``substeps``, or (``"auto"``) refine until the error is within ``tolerance``.
+
+    Trapezoidal integration's error falls as ``h**2``: halving the step cuts it by four, so the
+    error of the finer of two runs is about a third of their difference (Richardson's estimate).
+    ``"auto"`` runs 1, 2, 4, ... substeps until that estimate, relative to the output's RMS, is at
+    most ``tolerance`` or ``max_substeps`` is reached; easy circuits stop at 2, sharp resonances
+    near the top of the band take more. The finer run's output is returned, not an extrapolation.
+
+    Args:
+        render: The netlist for a given ``substeps`` (its ``.tran`` maximum step depends on it).
+        x, fs: Input samples and sample rate.
+        timeout_s: Wall-clock limit for all the runs of this sample together.
+    """
+    deadline = time.monotonic() + timeout_s
+    run = engine()
+    if substeps != "auto":
+        return Simulated(run.simulate(render(int(substeps)), x, fs, substeps=int(substeps), timeout_s=timeout_s), int(substeps), math.nan)
+    steps = 1
+    coarse = run.simulate(render(steps), x, fs, substeps=steps, timeout_s=timeout_s)
+    while True:
+        steps *= 2
+        fine = run.simulate(render(steps), x, fs, substeps=steps, timeout_s=max(deadline - time.monotonic(), 1e-3))
+        rms = float(np.sqrt(np.mean(fine**2)))
+        error = float(np.max(np.abs(fine - coarse))) / 3 / max(rms, 1e-12) if rms > 0 else 0.0
+        if error <= tolerance or steps >= max_substeps:
+            return Simulated(fine, steps, error)
+        coarse = fine
 
 
 _ENGINE: NgSpice | None = None
