@@ -84,12 +84,11 @@ def modal_kernel(params: torch.Tensor, length: int) -> torch.Tensor:
     Returns:
         ``(B, C, length)``: ``sum_m d_m exp(-d_m t) (re_m cos(w_m t) - im_m sin(w_m t))``.
     """
-    p = params
-    decay, freq = torch.exp(p[..., 0:1]), torch.exp(p[..., 1:2])
-    t = torch.arange(length, dtype=p.dtype, device=p.device)
+    decay, freq = torch.exp(params[..., 0:1]), torch.exp(params[..., 1:2])
+    t = torch.arange(length, dtype=params.dtype, device=params.device)
     envelope = decay * torch.exp(-decay * t)
     phase = freq * t
-    wave = p[..., 2:3] * torch.cos(phase) - p[..., 3:4] * torch.sin(phase)
+    wave = params[..., 2:3] * torch.cos(phase) - params[..., 3:4] * torch.sin(phase)
     return (envelope * wave).sum(dim=-2)
 
 
