@@ -61,12 +61,33 @@ def test_training_resumes_from_the_last_checkpoint(tmp_path) -> None:
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3, 4, 5]
 
 
-def test_diverging_loss_is_a_clear_error() -> None:
-    from kaspix import KaspixError
+def test_loss_that_always_diverges_is_a_clear_error_after_recoveries() -> None:
+    model = torch.nn.Linear(3, 1)
+    with pytest.raises(KaspixError, match=r"training diverged in epoch 1 \(loss inf\) 4 times in a row"):
+        fit(model, lambda p, t: (p - t).abs().sum() * math.inf, linear_batches(), epochs=2)
 
-    batches = [(torch.ones(4, 1), torch.full((4, 1), float("inf")))]
-    with pytest.raises(KaspixError, match="the loss became inf"):
-        fit(torch.nn.Linear(1, 1), torch.nn.functional.mse_loss, batches, epochs=2)
+
+def test_non_finite_loss_falls_back_to_the_last_good_weights_and_halves_the_lr() -> None:
+    calls = itertools.count()
+
+    def flaky_loss(prediction, target):
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        return loss * math.nan if next(calls) == 20 else loss  # one NaN in epoch 3 (8 batches an epoch)
+
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    seen: list[tuple[int, float]] = []
+
+    def watch(epoch, m):
+        seen.append((epoch, optimizer.param_groups[0]["lr"]))
+        return {"weight_norm": float(m.weight.detach().norm())}
+
+    result = fit(model, flaky_loss, linear_batches(), epochs=4, optimizer=optimizer, seed=0, on_epoch_end=watch)
+    assert [epoch for epoch, _ in seen] == [1, 2, 3, 4]
+    assert [lr for _, lr in seen] == [0.05, 0.05, 0.025, 0.025]
+    assert all(math.isfinite(p.detach().sum()) for p in model.parameters())
+    assert all("weight_norm" in record for record in result.history)
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
 def test_fit_inside_a_pipeline_writes_checkpoints_and_metrics(tmp_path) -> None:

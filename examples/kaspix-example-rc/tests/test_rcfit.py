@@ -25,3 +25,16 @@ def test_bad_config_is_a_clear_cli_error(tmp_path) -> None:
     assert result.exit_code == 2
     assert "field 'n_samples'" in result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_with_a_part_of_another_plugin(tmp_path) -> None:
+    pytest.importorskip("kaspix_spice")
+    torch = pytest.importorskip("torch")
+    with plugin_host(plugin, name="rcfit", with_installed=["spice"]) as host:
+        esr = host.parts.losses.build("spice:esr")
+        result = run_pipeline(host, "rc-fit", tmp_path, overrides=["noise=0"])
+    assert host.plugins["spice"].ok and host.plugins["rcfit"].ok
+    assert result.metrics["tau_relative_error"] < 1e-6
+    target = torch.ones(1, 8)
+    assert float(esr(target, target)) == 0.0
+    assert float(esr(torch.zeros(1, 8), target)) == pytest.approx(1.0, rel=1e-6)

@@ -2,7 +2,10 @@
 
 Plugin authors need only what this module exports::
 
-    from kaspix import Config, Pipeline, RunContext, Step, hookimpl
+    from kaspix import Config, KaspixError, Pipeline, RegisterPart, RunContext, Step, hookimpl
+
+plus :mod:`kaspix.training` (``fit``) and :mod:`kaspix.testing` (``plugin_host``, ``run_pipeline``,
+``invoke``). Everything else is internal and may change.
 """
 
 from importlib.metadata import PackageNotFoundError, version
@@ -15,7 +18,18 @@ except PackageNotFoundError:  # running from a source tree that is not installed
 from kaspix.config import Config
 from kaspix.context import RunContext
 from kaspix.errors import KaspixError
-from kaspix.hookspecs import hookimpl
+from kaspix.hookspecs import RegisterCommand, RegisterPart, RegisterPipeline, hookimpl
 from kaspix.pipeline import Pipeline, Step
 
-__all__ = ["Config", "KaspixError", "Pipeline", "RunContext", "Step", "__version__", "hookimpl"]
+__all__ = [
+    "Config",
+    "KaspixError",
+    "Pipeline",
+    "RegisterCommand",
+    "RegisterPart",
+    "RegisterPipeline",
+    "RunContext",
+    "Step",
+    "__version__",
+    "hookimpl",
+]

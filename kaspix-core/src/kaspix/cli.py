@@ -20,6 +20,8 @@ from kaspix.errors import KaspixError
 from kaspix.plugins import get_host
 from kaspix.registry import PART_KINDS
 
+__all__ = ["cli", "main"]
+
 
 def _console() -> Console:
     return Console(stderr=False, highlight=False, soft_wrap=True)
@@ -33,12 +35,18 @@ class KaspixGroup(click.Group):
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         builtin = super().get_command(ctx, name)
-        if builtin is not None or name not in get_host().commands:
+        host = get_host()
+        if builtin is not None:
             return builtin
-        group = click.Group(name=name, help=f"Commands of the {name!r} plugin.")
-        for command in get_host().commands[name]:
-            group.add_command(command)
-        return group
+        if name in host.commands:
+            group = click.Group(name=name, help=f"Commands of the {name!r} plugin.")
+            for command in host.commands[name]:
+                group.add_command(command)
+            return group
+        if name in host.plugins:
+            host.require_plugin(name)  # a disabled or broken plugin: say so and why
+            raise KaspixError(f"plugin {name!r} has no commands", hint="`kaspix plugins` lists each plugin's commands")
+        return None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -94,7 +102,7 @@ def cli() -> None:
     "--resume",
     "resume",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Continue an interrupted or failed run at its first unfinished step.",
+    help="Continue an interrupted or failed run at its first unfinished step (--set may change its config).",
 )
 def run(
     plugin: str | None,
@@ -111,12 +119,14 @@ def run(
     host = get_host()
     try:
         if resume is not None:
-            if plugin or pipeline or config_path or overrides or out:
+            given = (("--plugin", plugin), ("--pipeline", pipeline), ("-c", config_path), ("--out", out))
+            refused = [flag for flag, value in given if value]
+            if refused:
                 raise KaspixError(
-                    "--resume continues a run with the config it was started with",
-                    hint="drop --plugin/--pipeline/-c/--set/--out, or start a new run instead",
+                    f"--resume continues a run in its own folder with its own pipeline and config; {', '.join(refused)} cannot change that",
+                    hint=f"drop {', '.join(refused)}; to change a config field for the remaining steps use --resume DIR --set a.b=VALUE",
                 )
-            result = resume_run(host, resume)
+            result = resume_run(host, resume, overrides)
         else:
             result = start_run(
                 host, plugin=plugin, pipeline=pipeline, config_path=config_path, overrides=overrides, out=out, runs_dir=runs_dir
@@ -143,6 +153,8 @@ def plugins(as_json: bool) -> None:
     infos = [host.plugins[name] for name in sorted(host.plugins)]
     if as_json:
         click.echo(json.dumps([info.as_dict() for info in infos], indent=2))
+        for warning in host.warnings():
+            click.echo(f"warning: {warning}", err=True)
         return
     console = _console()
     if not infos:
@@ -154,21 +166,41 @@ def plugins(as_json: bool) -> None:
         parts = "\n".join(f"{kind}: {', '.join(info.parts[kind])}" for kind in PART_KINDS if kind in info.parts) or "-"
         table.add_row(info.name, info.version or "?", status, parts, ", ".join(info.commands) or "-")
     console.print(table)
+    for warning in host.warnings():
+        console.print(f"[yellow]warning[/]: {warning}")
 
 
 @cli.command("config")
 @click.option("--plugin", "plugin", help="Plugin whose default pipeline config to print.")
 @click.option("--pipeline", "pipeline", help="Pipeline, when a plugin has several.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Validate this YAML config and print it resolved (nothing runs).",
+)
+@click.option("--set", "overrides", multiple=True, metavar="a.b=VALUE", help="Override one config field (repeatable).")
 @click.option("--schema", is_flag=True, help="Print the JSON Schema instead of the defaults.")
-def config_command(plugin: str | None, pipeline: str | None, schema: bool) -> None:
-    """Print a pipeline's default config as YAML (a starting point for -c FILE)."""
+def config_command(plugin: str | None, pipeline: str | None, config_path: Path | None, overrides: tuple[str, ...], schema: bool) -> None:
+    """Print a pipeline's default config as YAML, or check -c FILE / --set and print the result.
+
+    Errors are reported exactly as `kaspix run` would report them (exit code 2); nothing runs.
+    """
+    from kaspix.config import load_config
+
     part = get_host().pipeline_part(plugin=plugin, pipeline=pipeline)
     model = part.obj.config_model
     if schema:
         click.echo(json.dumps(config_schema(model), indent=2))
+        return
+    config = load_config(model, config_path, overrides)
+    source = f"{config_path} with --set {' '.join(overrides)}" if config_path and overrides else (config_path or "")
+    if source or overrides:
+        click.echo(f"# config of pipeline {part.name!r} (plugin {part.plugin!r}), resolved from {source or '--set ' + ' '.join(overrides)}")
     else:
         click.echo(f"# default config of pipeline {part.name!r} (plugin {part.plugin!r})")
-        click.echo(config_to_yaml(model()), nl=False)
+    click.echo(config_to_yaml(config), nl=False)
 
 
 @cli.command()
@@ -190,7 +222,8 @@ def runs(runs_dir: Path, limit: int, as_json: bool) -> None:
     table = Table("run", "pipeline", "status", "steps", "metrics")
     for s in summaries:
         metrics = ", ".join(f"{k}={_short(v)}" for k, v in list(s.metrics.items())[:4])
-        table.add_row(s.path, f"{s.plugin}/{s.pipeline}", s.status, s.progress, metrics or "-")
+        status = s.status if s.status in ("completed", "running", "created") or not s.error else f"{s.status}: {s.error}"
+        table.add_row(s.path, f"{s.plugin}/{s.pipeline}", status, s.progress, metrics or "-")
     console.print(table)
 
 

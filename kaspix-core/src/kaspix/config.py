@@ -11,6 +11,19 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from kaspix.errors import KaspixError, did_you_mean
 
+__all__ = [
+    "Config",
+    "apply_overrides",
+    "config_schema",
+    "config_to_yaml",
+    "format_validation_error",
+    "load_config",
+    "parse_override",
+    "parse_yaml_mapping",
+    "read_yaml_mapping",
+    "validate_config",
+]
+
 M = TypeVar("M", bound=BaseModel)
 
 

@@ -14,6 +14,8 @@ from kaspix.progress import track
 from kaspix.registry import Registries
 from kaspix.runs import RunDirectory
 
+__all__ = ["RunContext"]
+
 C = TypeVar("C", bound=BaseModel)
 T = TypeVar("T")
 
@@ -45,6 +47,12 @@ class RunContext(Generic[C]):
         """The path of an artifact (parent folders created); check ``.exists()`` to reuse earlier output."""
         path = self.run.artifacts / relative
         path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def artifact_dir(self, relative: str) -> Path:
+        """A folder under the run's ``artifacts/`` (created, with its parents), e.g. for checkpoints."""
+        path = self.run.artifacts / relative
+        path.mkdir(parents=True, exist_ok=True)
         return path
 
     def log_metrics(self, metrics: dict[str, Any], *, prefix: str | None = None) -> dict[str, Any]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+__all__ = ["KaspixError", "did_you_mean"]
+
 
 class KaspixError(Exception):
     """A mistake the user can fix (bad config, unknown name, missing file).

@@ -33,11 +33,41 @@ hookspec = pluggy.HookspecMarker(PROJECT_NAME)
 hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
+__all__ = [
+    "PROJECT_NAME",
+    "RegisterCommand",
+    "RegisterPart",
+    "RegisterPipeline",
+    "hookimpl",
+    "hookspec",
+    "register_commands",
+    "register_data_sources",
+    "register_evaluators",
+    "register_losses",
+    "register_models",
+    "register_pipelines",
+]
+
+
 class RegisterPart(Protocol):
-    """The ``register`` callback of the part hooks."""
+    """The ``register`` callback of the part hooks (data sources, models, losses, evaluators)."""
 
     def __call__(self, name: str, factory: Callable[..., Any], *, description: str = "") -> None:
-        """Register ``factory`` under ``name``; ``description`` defaults to its docstring's first line."""
+        """Register ``factory`` under ``name`` (bare: kaspix adds ``plugin:``); ``description`` defaults to its docstring's first line."""
+
+
+class RegisterPipeline(Protocol):
+    """The ``register`` callback of :func:`register_pipelines`."""
+
+    def __call__(self, pipeline: Pipeline) -> None:
+        """Register a :class:`kaspix.Pipeline`."""
+
+
+class RegisterCommand(Protocol):
+    """The ``register`` callback of :func:`register_commands`."""
+
+    def __call__(self, command: click.Command) -> None:
+        """Register a click command; it appears as ``kaspix <plugin> <command name>``."""
 
 
 @hookspec
@@ -71,7 +101,7 @@ def register_evaluators(register: RegisterPart) -> None:
 
 
 @hookspec
-def register_pipelines(register: Callable[[Pipeline], None]) -> None:
+def register_pipelines(register: RegisterPipeline) -> None:
     """Register pipelines: :class:`kaspix.Pipeline` objects that ``kaspix run`` executes.
 
     A plugin's default pipeline (``kaspix run --plugin NAME``) is the one named like the
@@ -80,5 +110,5 @@ def register_pipelines(register: Callable[[Pipeline], None]) -> None:
 
 
 @hookspec
-def register_commands(register: Callable[[click.Command], None]) -> None:
+def register_commands(register: RegisterCommand) -> None:
     """Register click commands; each appears as ``kaspix <plugin> <command>``."""

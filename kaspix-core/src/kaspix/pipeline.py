@@ -12,6 +12,9 @@ if TYPE_CHECKING:
     from kaspix.context import RunContext
 
 
+__all__ = ["Pipeline", "Step"]
+
+
 @dataclass(frozen=True)
 class Step:
     """One named unit of work of a pipeline.

@@ -14,7 +14,21 @@ import pluggy
 
 from kaspix import hookspecs
 from kaspix.errors import KaspixError, did_you_mean
-from kaspix.registry import PART_KINDS, Part, Registries
+from kaspix.registry import PART_KINDS, QUALIFIER, Part, Registries
+
+__all__ = [
+    "DISABLE_ENV",
+    "ENTRY_POINT_GROUP",
+    "STRICT_ENV",
+    "PluginHost",
+    "PluginInfo",
+    "PluginLoadError",
+    "PluginSource",
+    "entry_point_sources",
+    "get_host",
+    "load_plugins",
+    "use_host",
+]
 
 ENTRY_POINT_GROUP = hookspecs.PROJECT_NAME
 STRICT_ENV = "KASPIX_STRICT_PLUGINS"
@@ -181,11 +195,11 @@ class PluginHost:
         added: list[tuple[str, str]] = []
         try:
             for kind, part_name, obj, description in parts:
-                self.parts.of_kind(kind).add(part_name, obj, plugin=name, description=description)
-                added.append((kind, part_name))
+                part = self.parts.of_kind(kind).add(part_name, obj, plugin=name, description=description)
+                added.append((kind, part.qualified_name))
         except Exception:
-            for kind, part_name in added:  # all or nothing: a half-registered plugin is worse than none
-                self.parts.of_kind(kind).remove(part_name)
+            for kind, qualified in added:  # all or nothing: a half-registered plugin is worse than none
+                self.parts.of_kind(kind).remove(qualified)
             raise
         info = self.plugins[name]
         for kind in PART_KINDS:
@@ -205,7 +219,8 @@ class PluginHost:
         if plugin is not None:
             self.require_plugin(plugin)
         if pipeline is not None:
-            part = self.parts.pipelines.get(pipeline)
+            qualified = plugin is not None and QUALIFIER not in pipeline
+            part = self.parts.pipelines.get(f"{plugin}{QUALIFIER}{pipeline}" if qualified else pipeline)
             if plugin is not None and part.plugin != plugin:
                 raise KaspixError(
                     f"pipeline {pipeline!r} belongs to plugin {part.plugin!r}, not {plugin!r}",
@@ -231,8 +246,15 @@ class PluginHost:
         if info.disabled:
             raise KaspixError(f"plugin {name!r} is disabled", hint=f"remove it from {DISABLE_ENV}")
         if info.error:
-            raise KaspixError(f"plugin {name!r} failed to load: {info.error}", hint=f"run with {STRICT_ENV}=1 for the full traceback")
+            raise KaspixError(
+                f"plugin {name!r} failed to load: {info.error} (see kaspix plugins)",
+                hint=f"run with {STRICT_ENV}=1 for the full traceback",
+            )
         return info
+
+    def warnings(self) -> list[str]:
+        """Problems that do not stop any plugin: bare part names that several plugins register."""
+        return self.parts.clash_warnings()
 
 
 def load_plugins(

@@ -9,6 +9,8 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import TypeVar
 
+__all__ = ["PLAIN_ENV", "is_interactive", "track"]
+
 T = TypeVar("T")
 
 PLAIN_ENV = "KASPIX_PLAIN_PROGRESS"

@@ -1,4 +1,10 @@
-"""Typed registries of named parts, each remembering the plugin that gave it."""
+"""Typed registries of named parts, each remembering the plugin that gave it.
+
+Every part has a qualified name ``plugin:name`` (``spice:esr``) that is always unique, and a
+bare name (``esr``) that works as long as only one plugin registers it. Two plugins may
+register the same bare name: both keep working, and the bare name is an error only when it
+is used, naming every qualified candidate.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,25 @@ from typing import Any, Generic, TypeVar
 
 from kaspix.errors import KaspixError, did_you_mean
 
+__all__ = [
+    "PART_KINDS",
+    "QUALIFIER",
+    "AmbiguousPartError",
+    "DuplicatePartError",
+    "Part",
+    "Registries",
+    "Registry",
+    "UnknownPartError",
+    "first_doc_line",
+]
+
 T = TypeVar("T")
 
 #: The kinds of part a plugin can register, in display order.
 PART_KINDS: tuple[str, ...] = ("data_source", "model", "loss", "evaluator", "pipeline")
+
+#: Separates the plugin from the part name in a qualified name (``spice:esr``).
+QUALIFIER = ":"
 
 
 @dataclass(frozen=True)
@@ -24,13 +45,22 @@ class Part(Generic[T]):
     plugin: str
     description: str = ""
 
+    @property
+    def qualified_name(self) -> str:
+        """``plugin:name``, unique across every plugin."""
+        return f"{self.plugin}{QUALIFIER}{self.name}"
+
 
 class DuplicatePartError(KaspixError):
-    """Two plugins registered the same name for the same kind of part."""
+    """One plugin registered the same name twice for the same kind of part."""
 
 
 class UnknownPartError(KaspixError):
     """A config or command asked for a part name that nobody registered."""
+
+
+class AmbiguousPartError(KaspixError):
+    """A bare part name that several plugins register was used; a qualified name is needed."""
 
 
 def first_doc_line(obj: object) -> str:
@@ -39,8 +69,12 @@ def first_doc_line(obj: object) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+def _plural(kind: str) -> str:
+    return kind + ("es" if kind.endswith("s") else "s")
+
+
 class Registry(Generic[T]):
-    """Parts of one kind, keyed by name.
+    """Parts of one kind, addressable as ``plugin:name`` or, when unambiguous, ``name``.
 
     Args:
         kind: The kind of part held here, one of :data:`PART_KINDS`.
@@ -48,56 +82,92 @@ class Registry(Generic[T]):
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
-        self._parts: dict[str, Part[T]] = {}
+        self._parts: dict[str, Part[T]] = {}  # by qualified name, in registration order
 
     def add(self, name: str, obj: T, *, plugin: str, description: str = "") -> Part[T]:
-        """Register ``obj`` under ``name``; a name already taken raises :class:`DuplicatePartError`."""
+        """Register ``obj`` as ``plugin:name``; the same plugin registering a name twice raises :class:`DuplicatePartError`."""
         if not name or not isinstance(name, str):
             raise KaspixError(f"a {self.kind} needs a non-empty string name, got {name!r}", where=f"plugin {plugin!r}")
-        existing = self._parts.get(name)
-        if existing is not None:
-            raise DuplicatePartError(
-                f"{self.kind} {name!r} is registered by both plugin {existing.plugin!r} and plugin {plugin!r}",
-                hint=f"rename one of them, or disable a plugin with KASPIX_DISABLE_PLUGINS={plugin}",
+        if QUALIFIER in name:
+            raise KaspixError(
+                f"{self.kind} name {name!r} contains {QUALIFIER!r}",
+                where=f"plugin {plugin!r}",
+                hint=f"register the bare name; kaspix adds the plugin prefix ({plugin}{QUALIFIER}...) itself",
             )
         part = Part(name=name, kind=self.kind, obj=obj, plugin=plugin, description=description or first_doc_line(obj))
-        self._parts[name] = part
+        if part.qualified_name in self._parts:
+            raise DuplicatePartError(
+                f"plugin {plugin!r} registers {self.kind} {name!r} twice",
+                hint="give each part its own name",
+            )
+        self._parts[part.qualified_name] = part
         return part
 
     def get(self, name: str) -> Part[T]:
-        """The part called ``name``; an unknown name raises :class:`UnknownPartError` with close matches."""
-        try:
-            return self._parts[name]
-        except KeyError:
-            known = sorted(self._parts)
-            suggestion = did_you_mean(name, known)
-            listing = ", ".join(f"{n} (plugin {self._parts[n].plugin})" for n in known) or "none registered"
-            raise UnknownPartError(
-                f"unknown {self.kind} {name!r}" + (f"; {suggestion}" if suggestion else ""),
-                hint=f"known {self.kind}s: {listing}. `kaspix plugins` lists every plugin and its parts",
-            ) from None
+        """The part called ``name`` (``plugin:name`` or a bare name).
+
+        Raises:
+            UnknownPartError: nobody registered it (close matches are suggested).
+            AmbiguousPartError: a bare name that several plugins register.
+        """
+        if QUALIFIER in name:
+            part = self._parts.get(name)
+            if part is not None:
+                return part
+            raise self._unknown(name)
+        candidates = [p for p in self._parts.values() if p.name == name]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise self._unknown(name)
+        qualified = ", ".join(p.qualified_name for p in candidates)
+        raise AmbiguousPartError(
+            f"{self.kind} {name!r} is ambiguous: {qualified}",
+            hint=f"say which one with its qualified name, e.g. {candidates[0].qualified_name}",
+        )
+
+    def _unknown(self, name: str) -> UnknownPartError:
+        known = self.names()
+        suggestion = did_you_mean(name, known + [p.qualified_name for p in self._parts.values()])
+        listing = ", ".join(p.qualified_name for p in self._parts.values()) or "none registered"
+        return UnknownPartError(
+            f"unknown {self.kind} {name!r}" + (f"; {suggestion}" if suggestion else ""),
+            hint=f"known {_plural(self.kind)}: {listing}. `kaspix plugins` lists every plugin and its parts",
+        )
 
     def build(self, name: str, /, *args: Any, **kwargs: Any) -> Any:
-        """Call the factory registered as ``name`` with the given arguments and return what it builds."""
-        factory = self.get(name).obj
-        if not callable(factory):
-            raise KaspixError(f"{self.kind} {name!r} is not a factory and cannot be built")
-        return factory(*args, **kwargs)
+        """Call the factory registered as ``name`` with ``*args, **kwargs`` and return what it builds."""
+        part = self.get(name)
+        if not callable(part.obj):
+            raise KaspixError(f"{self.kind} {part.qualified_name!r} is not a factory and cannot be built")
+        return part.obj(*args, **kwargs)
 
-    def remove(self, name: str) -> None:
-        """Forget ``name`` (used to roll back a plugin whose registration failed half-way)."""
-        self._parts.pop(name, None)
+    def remove(self, qualified_name: str) -> None:
+        """Forget ``plugin:name`` (used to roll back a plugin whose registration failed half-way)."""
+        self._parts.pop(qualified_name, None)
 
     def names(self) -> list[str]:
-        """All registered names, sorted."""
-        return sorted(self._parts)
+        """All bare names, sorted and without repeats."""
+        return sorted({p.name for p in self._parts.values()})
+
+    def clashes(self) -> dict[str, list[str]]:
+        """Bare names that several plugins register, each with its qualified names."""
+        by_name: dict[str, list[str]] = {}
+        for part in self._parts.values():
+            by_name.setdefault(part.name, []).append(part.qualified_name)
+        return {name: qualified for name, qualified in sorted(by_name.items()) if len(qualified) > 1}
 
     def from_plugin(self, plugin: str) -> list[Part[T]]:
         """The parts registered by one plugin, in registration order."""
         return [p for p in self._parts.values() if p.plugin == plugin]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._parts
+        """True when ``name`` resolves to exactly one part."""
+        if not isinstance(name, str):
+            return False
+        if QUALIFIER in name:
+            return name in self._parts
+        return sum(p.name == name for p in self._parts.values()) == 1
 
     def __iter__(self) -> Iterator[Part[T]]:
         return iter(list(self._parts.values()))
@@ -127,3 +197,11 @@ class Registries:
     def all(self) -> tuple[Registry[Any], ...]:
         """Every registry, in :data:`PART_KINDS` order."""
         return (self.data_sources, self.models, self.losses, self.evaluators, self.pipelines)
+
+    def clash_warnings(self) -> list[str]:
+        """One line per bare name that several plugins register, for ``kaspix plugins``."""
+        return [
+            f"{registry.kind} {name!r} is registered by several plugins: use {', '.join(qualified)}"
+            for registry in self.all()
+            for name, qualified in registry.clashes().items()
+        ]

@@ -14,13 +14,18 @@ from pydantic import BaseModel
 
 from kaspix import __version__
 from kaspix.atomic import atomic_write_text
-from kaspix.config import config_to_yaml, load_config
+from kaspix.config import config_to_yaml, load_config, parse_override
 from kaspix.context import RunContext
 from kaspix.errors import KaspixError
 from kaspix.pipeline import Pipeline
 from kaspix.plugins import PluginHost
 from kaspix.progress import is_interactive
-from kaspix.runs import RunDirectory, RunState
+from kaspix.registry import QUALIFIER
+from kaspix.runlock import RunLock
+from kaspix.runs import RunDirectory, RunState, now_iso
+from kaspix.seeding import config_seed, seed_everything
+
+__all__ = ["DEFAULT_RUNS_DIR", "RunResult", "StepFailed", "execute", "resume_run", "run_logging", "start_run"]
 
 DEFAULT_RUNS_DIR = "runs"
 
@@ -64,31 +69,78 @@ def start_run(
     spec: Pipeline = part.obj
     config = load_config(spec.config_model, config_path, overrides)
     run = RunDirectory.create(out, spec.name, exact=True) if out is not None else RunDirectory.create(runs_dir, spec.name)
-    atomic_write_text(run.config_path, config_to_yaml(config))
-    state = RunState(plugin=part.plugin, pipeline=spec.name, steps=spec.step_names, kaspix_version=__version__)
-    run.write_state(state)
-    return execute(run, spec, config, host, state)
+    with RunLock(run.path):
+        atomic_write_text(run.config_path, config_to_yaml(config))
+        state = RunState(plugin=part.plugin, pipeline=spec.name, steps=spec.step_names, kaspix_version=__version__)
+        run.write_state(state)
+        return execute(run, spec, config, host, state)
 
 
-def resume_run(host: PluginHost, run_path: str | Path) -> RunResult:
-    """Continue a run at its first unfinished step, with the config it was started with."""
+def resume_run(host: PluginHost, run_path: str | Path, overrides: Iterable[str] = ()) -> RunResult:
+    """Continue a run at its first unfinished step, with the config it was started with.
+
+    Args:
+        host: The loaded plugins.
+        run_path: The run folder.
+        overrides: ``a.b=value`` changes to the run's config (e.g. to fix what made a step fail).
+            They are validated, written to ``config.yaml`` and recorded in ``run.json``
+            (``changes``) and the log; steps already completed are not run again.
+
+    Raises:
+        RunInUseError: another live process is running this folder.
+    """
     run = RunDirectory.open(run_path)
-    state = run.read_state()
-    host.require_plugin(state.plugin)
-    spec: Pipeline = host.parts.pipelines.get(state.pipeline).obj
-    if spec.step_names != state.steps:
-        raise KaspixError(
-            f"pipeline {spec.name!r} now has steps {spec.step_names}, but the run was made with {state.steps}",
-            where=str(run.path),
-            hint="the plugin changed since this run; start a new run instead",
-        )
-    config = load_config(spec.config_model, run.config_path)
-    return execute(run, spec, config, host, state)
+    with RunLock(run.path):
+        state = run.read_state()
+        host.require_plugin(state.plugin)
+        spec: Pipeline = host.parts.pipelines.get(f"{state.plugin}{QUALIFIER}{state.pipeline}").obj
+        if spec.step_names != state.steps:
+            raise KaspixError(
+                f"pipeline {spec.name!r} now has steps {spec.step_names}, but the run was made with {state.steps}",
+                where=str(run.path),
+                hint="the plugin changed since this run; start a new run instead",
+            )
+        overrides = list(overrides)
+        config = load_config(spec.config_model, run.config_path, overrides)
+        notes = []
+        if overrides:
+            change = _record_config_change(run, state, load_config(spec.config_model, run.config_path), config, overrides)
+            notes.append(f"config changed on resume: {change}")
+        return execute(run, spec, config, host, state, notes)
 
 
-def execute(run: RunDirectory, spec: Pipeline, config: BaseModel, host: PluginHost, state: RunState) -> RunResult:
-    """Run the steps of ``spec`` that ``state`` does not list as completed, recording each."""
+def _record_config_change(run: RunDirectory, state: RunState, before: BaseModel, after: BaseModel, overrides: list[str]) -> dict[str, Any]:
+    """Write the changed config and note in ``run.json`` what changed, old and new values; return the change."""
+    old, new = before.model_dump(mode="json"), after.model_dump(mode="json")
+    changed = {}
+    for text in overrides:
+        path = parse_override(text)[0]
+        changed[".".join(path)] = {"from": _dig(old, path), "to": _dig(new, path)}
+    state.changes.append({"time": now_iso(), "before_step": state.next_step(), "set": changed})
+    atomic_write_text(run.config_path, config_to_yaml(after))
+    run.write_state(state)
+    return changed
+
+
+def _dig(data: Any, path: list[str]) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def execute(
+    run: RunDirectory, spec: Pipeline, config: BaseModel, host: PluginHost, state: RunState, notes: Iterable[str] = ()
+) -> RunResult:
+    """Run the steps of ``spec`` that ``state`` does not list as completed, recording each.
+
+    The caller owns the run folder (:class:`~kaspix.runlock.RunLock`). Before each step every
+    random generator is seeded from the config's ``seed`` (:func:`~kaspix.seeding.seed_everything`),
+    so a step gives the same numbers whether it runs in a fresh run or a resumed one. ``notes``
+    are logged first (e.g. a config change made on resume).
+    """
     with run_logging(run) as log:
+        for note in notes:
+            log.info("%s", note)
         pending = [s for s in spec.steps if s.name not in state.completed_steps]
         if not pending:
             log.info("run %s is already complete", run.path)
@@ -100,6 +152,7 @@ def execute(run: RunDirectory, spec: Pipeline, config: BaseModel, host: PluginHo
             state.status, state.current_step, state.error = "running", step.name, None
             run.write_state(state)
             log.info("step %s: started", step.name)
+            seed_everything(config_seed(config))
             try:
                 step.run(RunContext(config, run, host.parts, log, step.name))
             except KeyboardInterrupt:

@@ -11,6 +11,21 @@ from pydantic import BaseModel, Field, ValidationError
 
 from kaspix.atomic import atomic_write_json, atomic_write_text
 from kaspix.errors import KaspixError
+from kaspix.runlock import is_locked
+
+__all__ = [
+    "ARTIFACTS_DIR",
+    "CONFIG_FILE",
+    "LOG_FILE",
+    "METRICS_FILE",
+    "STATE_FILE",
+    "RunDirectory",
+    "RunState",
+    "RunStatus",
+    "RunSummary",
+    "list_runs",
+    "now_iso",
+]
 
 CONFIG_FILE = "config.yaml"
 STATE_FILE = "run.json"
@@ -19,6 +34,9 @@ LOG_FILE = "run.log"
 ARTIFACTS_DIR = "artifacts"
 
 RunStatus = Literal["created", "running", "completed", "failed", "interrupted"]
+
+#: What ``run.json`` says when its owner died without recording it (``kill -9``, a power cut).
+DEAD_OWNER = "the process running it died (killed, or the machine stopped) before recording how it ended"
 
 
 def now_iso() -> str:
@@ -39,6 +57,7 @@ class RunState(BaseModel):
     created: str = Field(default_factory=now_iso)
     updated: str = Field(default_factory=now_iso)
     kaspix_version: str = ""
+    changes: list[dict[str, Any]] = Field(default_factory=list)
 
     def next_step(self) -> str | None:
         """The first step not yet completed, or None when all are done."""
@@ -98,11 +117,28 @@ class RunDirectory:
         return self.path / LOG_FILE
 
     def read_state(self) -> RunState:
-        """Read ``run.json``."""
+        """Read ``run.json`` as written, raising one clear :class:`KaspixError` when it is damaged."""
+        path = self.path / STATE_FILE
         try:
-            return RunState.model_validate_json((self.path / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValidationError, ValueError) as exc:
-            raise KaspixError(f"cannot read {STATE_FILE}: {exc}", where=str(self.path)) from None
+            return RunState.model_validate_json(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problem = exc.strerror or str(exc)
+        except UnicodeDecodeError:
+            problem = "it is not UTF-8 text"
+        except ValidationError as exc:
+            problem = _first_problem(exc)
+        raise KaspixError(
+            f"cannot read {STATE_FILE}: {problem}",
+            where=str(self.path),
+            hint=f"the file was damaged or edited; restore {path} or start a new run",
+        )
+
+    def live_state(self) -> RunState:
+        """``run.json`` as it stands now: a ``running`` run whose owner died is shown as ``interrupted``."""
+        state = self.read_state()
+        if state.status == "running" and not is_locked(self.path):
+            state.status, state.error = "interrupted", DEAD_OWNER
+        return state
 
     def write_state(self, state: RunState) -> None:
         """Write ``run.json`` atomically, stamping the update time."""
@@ -123,6 +159,15 @@ class RunDirectory:
         return merged
 
 
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    if error["type"] == "json_invalid":
+        return f"it is not valid JSON ({error['msg']})"
+    field_path = ".".join(str(p) for p in error["loc"]) or "(top level)"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"field '{field_path}': {error['msg'].lower()}{more}"
+
+
 class RunSummary(BaseModel):
     """One line of ``kaspix runs``."""
 
@@ -134,20 +179,36 @@ class RunSummary(BaseModel):
     updated: str
     progress: str
     metrics: dict[str, Any]
+    error: str | None = None
 
 
 def list_runs(base: str | Path, *, limit: int | None = None) -> list[RunSummary]:
-    """Runs found under ``base`` (one level deep), newest first; unreadable folders are skipped."""
+    """Runs found under ``base`` (one level deep), newest first; unreadable ones are listed as ``unreadable``."""
     base = Path(base)
-    summaries = []
+    summaries: list[RunSummary] = []
     if not base.is_dir():
         return summaries
     for state_file in base.glob(f"*/{STATE_FILE}"):
         run = RunDirectory(state_file.parent)
         try:
-            state = run.read_state()
+            state = run.live_state()
             metrics = run.read_metrics()
-        except (KaspixError, ValueError):
+        except (KaspixError, ValueError) as exc:
+            stamp = datetime.fromtimestamp(state_file.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")
+            reason = exc.message if isinstance(exc, KaspixError) else f"cannot read {METRICS_FILE}: {exc}"
+            summaries.append(
+                RunSummary(
+                    path=str(run.path),
+                    plugin="?",
+                    pipeline="?",
+                    status="unreadable",
+                    created=stamp,
+                    updated=stamp,
+                    progress="?",
+                    metrics={},
+                    error=reason,
+                )
+            )
             continue
         summaries.append(
             RunSummary(
@@ -159,6 +220,7 @@ def list_runs(base: str | Path, *, limit: int | None = None) -> list[RunSummary]
                 updated=state.updated,
                 progress=f"{len(state.completed_steps)}/{len(state.steps)}",
                 metrics=metrics,
+                error=state.error,
             )
         )
     summaries.sort(key=lambda s: s.created, reverse=True)

@@ -10,7 +10,6 @@ Batches are tuples ``(input_1, ..., input_k, target)``: the model is called as
 from __future__ import annotations
 
 import math
-import random
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,15 +19,35 @@ from typing import TYPE_CHECKING, Any, Literal
 from kaspix.atomic import atomic_write_json
 from kaspix.errors import KaspixError
 from kaspix.progress import track
+from kaspix.seeding import seed_everything
 
 if TYPE_CHECKING:
     import torch
 
     from kaspix.context import RunContext
 
+__all__ = [
+    "BEST_FILE",
+    "CHECKPOINT_FILE",
+    "HISTORY_FILE",
+    "MAX_RECOVERIES",
+    "FitResult",
+    "choose_device",
+    "fit",
+    "seed_everything",
+    "to_device",
+]
+
 CHECKPOINT_FILE = "last.pt"
 BEST_FILE = "best.pt"
 HISTORY_FILE = "history.json"
+
+#: How many times in a row :func:`fit` recovers from a non-finite loss before giving up.
+MAX_RECOVERIES = 3
+
+
+class _NonFinite(Exception):
+    """The loss or the gradient stopped being finite."""
 
 
 def _torch() -> Any:
@@ -37,18 +56,6 @@ def _torch() -> Any:
     except ImportError:
         raise KaspixError("training needs torch", hint='pip install "kaspix-core[train]"') from None
     return torch
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, numpy's (when installed) and torch's random generators."""
-    random.seed(seed)
-    try:
-        import numpy as np
-
-        np.random.seed(seed % 2**32)
-    except ImportError:
-        pass
-    _torch().manual_seed(seed)
 
 
 def choose_device(preference: str = "auto") -> torch.device:
@@ -108,6 +115,7 @@ def fit(
     checkpoint_dir: str | Path | None = None,
     ctx: RunContext[Any] | None = None,
     metrics_prefix: str = "train",
+    on_epoch_end: Callable[[int, torch.nn.Module], dict[str, float] | None] | None = None,
 ) -> FitResult:
     """Train ``model`` and keep its best weights (lowest validation loss, else training loss).
 
@@ -131,6 +139,16 @@ def fit(
             so an interrupted pipeline continues training where it stopped.
         ctx: The run context: progress and log lines, and final metrics into ``metrics.json``.
         metrics_prefix: Prefix of the metrics written to the run.
+        on_epoch_end: Called as ``on_epoch_end(epoch, model)`` after each epoch (before its
+            checkpoint is written); numbers it returns are added to that epoch's history record.
+            Use it to listen to or measure the model as it trains.
+
+    A loss or gradient that stops being finite does not end training: the weights and optimizer
+    state of the last good epoch are restored, the learning rate is halved and the epoch runs
+    again, up to :data:`MAX_RECOVERIES` times in a row; then a :class:`KaspixError` is raised.
+
+    Returns:
+        A :class:`FitResult`; the model holds the best weights.
     """
     torch = _torch()
     if epochs < 1:
@@ -143,7 +161,7 @@ def fit(
     model.to(dev)
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
     if checkpoint_dir is None and ctx is not None:
-        checkpoint_dir = ctx.artifact("checkpoints/.keep").parent
+        checkpoint_dir = ctx.artifact_dir("checkpoints")
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     state = _TrainingState()
     if folder is not None and (folder / CHECKPOINT_FILE).is_file():
@@ -159,16 +177,38 @@ def fit(
     steps_per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
     set_lr = _cosine(optimizer, lr, epochs * steps_per_epoch if steps_per_epoch else None, clock, state) if schedule == "cosine" else None
     epoch_range = range(state.epoch + 1, epochs + 1)
-    for epoch in track(epoch_range, description="training", total=len(epoch_range), logger=ctx.log if ctx else None):
+    good = _snapshot(model, optimizer)
+    recoveries = 0
+    epoch_iter = iter(track(epoch_range, description="training", total=len(epoch_range), logger=ctx.log if ctx else None))
+    epoch = next(epoch_iter, None)
+    while epoch is not None:
         if clock.spent():
             if ctx is not None:
                 ctx.log.info("training-time budget of %g s spent after epoch %d", max_seconds, state.epoch)
             break
-        train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip, set_lr)
+        try:
+            train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip, set_lr)
+            val_loss = _run_epoch(model, loss_fn, val_batches, dev) if val_batches is not None else train_loss
+            if not math.isfinite(val_loss):
+                raise _NonFinite(f"validation loss {val_loss}")
+        except _NonFinite as exc:
+            recoveries += 1
+            if recoveries > MAX_RECOVERIES:
+                raise KaspixError(
+                    f"training diverged in epoch {epoch} ({exc}) {MAX_RECOVERIES + 1} times in a row",
+                    hint="lower the learning rate, set grad_clip, or check the data for NaN/inf",
+                ) from None
+            _restore(model, optimizer, good)
+            for group in optimizer.param_groups:
+                for key in ("lr", "initial_lr"):
+                    if key in group:
+                        group[key] /= 2
+            if ctx is not None:
+                ctx.log.warning("epoch %d: %s; back to the last good weights, learning rate halved", epoch, exc)
+            continue
+        recoveries = 0
         state.seconds = clock.elapsed()
-        val_loss = _run_epoch(model, loss_fn, val_batches, dev) if val_batches is not None else train_loss
         record = {"epoch": epoch, "train_loss": train_loss, "val_loss": val_loss}
-        state.history.append(record)
         if ctx is not None:
             ctx.log.info("epoch %d: train loss %.6g, val loss %.6g", epoch, train_loss, val_loss)
         if val_loss < state.best_val_loss:
@@ -178,13 +218,18 @@ def fit(
                 _save(torch, best_weights, folder / BEST_FILE)
         else:
             state.stale += 1
+        if on_epoch_end is not None:
+            record.update(on_epoch_end(epoch, model) or {})
+        state.history.append(record)
         state.epoch = epoch
+        good = _snapshot(model, optimizer)
         if folder is not None:
             state.save(torch, folder / CHECKPOINT_FILE, model, optimizer)
             atomic_write_json(folder / HISTORY_FILE, state.history)
         if patience is not None and state.stale >= patience:
             stopped_early = True
             break
+        epoch = next(epoch_iter, None)
     model.load_state_dict(best_weights)
     result = FitResult(
         epochs_run=state.epoch,
@@ -229,12 +274,13 @@ def _run_epoch(
                 before_step()
             loss = loss_fn(model(*inputs), target)
             if not torch.isfinite(loss):
-                raise KaspixError(f"the loss became {loss.item()} during training", hint="lower the learning rate or set grad_clip")
+                raise _NonFinite(f"loss {loss.item()}")
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
-                if grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                norm = torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip if grad_clip is not None else math.inf)
+                if not torch.isfinite(norm):
+                    raise _NonFinite(f"gradient norm {norm.item()}")
                 optimizer.step()
             n = len(target) if hasattr(target, "__len__") else 1
             total += float(loss.detach()) * n
@@ -242,6 +288,22 @@ def _run_epoch(
     if count == 0:
         raise KaspixError("no batches to train or validate on", hint="check the dataset size and the batch size")
     return total / count
+
+
+def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Copies of the model's and the optimizer's state, to return to after a non-finite loss."""
+    import copy
+
+    return copy.deepcopy(model.state_dict()), copy.deepcopy(optimizer.state_dict())
+
+
+def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, snapshot: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    """Return to ``snapshot``, keeping the learning rates in force now."""
+    rates = [{k: g[k] for k in ("lr", "initial_lr") if k in g} for g in optimizer.param_groups]
+    model.load_state_dict(snapshot[0])
+    optimizer.load_state_dict(snapshot[1])
+    for group, kept in zip(optimizer.param_groups, rates, strict=True):
+        group.update(kept)
 
 
 def _save(torch: Any, obj: Any, path: Path) -> None:

@@ -101,7 +101,7 @@ def evaluate_step(ctx: RunContext[SpiceConfig]) -> None:
     result = evaluator(
         model,
         ctx.artifact(DATASET),
-        ctx.artifact("evaluation/.keep").parent,
+        ctx.artifact_dir("evaluation"),
         val_fraction=ctx.config.train.val_fraction,
         test_fraction=ctx.config.train.test_fraction,
         seed=ctx.config.seed,

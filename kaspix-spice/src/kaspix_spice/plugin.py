@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from kaspix import hookimpl
+from kaspix import RegisterCommand, RegisterPart, RegisterPipeline, hookimpl
 
 from kaspix_spice.commands import COMMANDS
 from kaspix_spice.pipeline import PIPELINE
@@ -27,12 +27,12 @@ def _lazy(module: str, name: str, doc: str) -> Callable[..., Any]:
 
 
 @hookimpl
-def register_data_sources(register) -> None:  # type: ignore[no-untyped-def]
+def register_data_sources(register: RegisterPart) -> None:
     register("spice", _lazy("dataset", "SpiceDataset", "ngspice-simulated circuit clips (HDF5), split by knob setting"))
 
 
 @hookimpl
-def register_models(register) -> None:  # type: ignore[no-untyped-def]
+def register_models(register: RegisterPart) -> None:
     register("film_modal", _lazy("modal", "film_modal", "Knob-conditioned modal state-space circuit emulator"))
     register("film_gru", _lazy("models", "film_gru", "FiLM-conditioned GRU circuit emulator"))
     register("film_lstm", _lazy("models", "film_lstm", "FiLM-conditioned LSTM circuit emulator"))
@@ -41,14 +41,14 @@ def register_models(register) -> None:  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def register_losses(register) -> None:  # type: ignore[no-untyped-def]
+def register_losses(register: RegisterPart) -> None:
     register("esr", _lazy("losses", "esr", "Error-to-signal ratio, optional pre-emphasis"))
     register("esr_dc", _lazy("losses", "esr_dc", "ESR plus DC error"))
     register("mse", _lazy("losses", "mse", "Mean squared error"))
 
 
 @hookimpl
-def register_evaluators(register) -> None:  # type: ignore[no-untyped-def]
+def register_evaluators(register: RegisterPart) -> None:
     register(
         "spice",
         lambda: importlib.import_module("kaspix_spice.evaluate").evaluate,
@@ -57,11 +57,11 @@ def register_evaluators(register) -> None:  # type: ignore[no-untyped-def]
 
 
 @hookimpl
-def register_pipelines(register) -> None:  # type: ignore[no-untyped-def]
+def register_pipelines(register: RegisterPipeline) -> None:
     register(PIPELINE)
 
 
 @hookimpl
-def register_commands(register) -> None:  # type: ignore[no-untyped-def]
+def register_commands(register: RegisterCommand) -> None:
     for command in COMMANDS:
         register(command)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from kaspix import Config, KaspixError, Pipeline, RunContext, Step, hookimpl
+from kaspix import Config, KaspixError, Pipeline, RegisterPart, RegisterPipeline, RunContext, Step, hookimpl
 from pydantic import Field
 
 from kaspix_example_rc.rc import fit_time_constant, mean_absolute_error, step_response
@@ -57,12 +57,12 @@ def report(ctx: RunContext[RcFitConfig]) -> None:
 
 
 @hookimpl
-def register_losses(register) -> None:  # type: ignore[no-untyped-def]
+def register_losses(register: RegisterPart) -> None:
     register("mean_absolute_error", lambda: mean_absolute_error, description="Mean absolute error of two sequences")
 
 
 @hookimpl
-def register_pipelines(register) -> None:  # type: ignore[no-untyped-def]
+def register_pipelines(register: RegisterPipeline) -> None:
     register(
         Pipeline(
             name="rc-fit",

@@ -12,7 +12,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from kaspix.config import config_to_yaml
 from kaspix.errors import KaspixError
 from kaspix.plugins import PluginHost
-from kaspix.runs import RunDirectory
+from kaspix.runs import STATE_FILE, RunDirectory
 from kaspix.server.jobs import JobManager, JobNotFound
 
 MAX_LOG_CHUNK = 256 * 1024
@@ -74,9 +74,9 @@ def create_app(data_dir: str | Path, host: PluginHost) -> FastAPI:
         job = jobs.get(job_id)
         detail: dict[str, Any] = job.as_dict()
         run_path = Path(job.run_dir)
-        if (run_path / "run.json").is_file():
+        if (run_path / STATE_FILE).is_file():
             run = RunDirectory(run_path)
-            state = run.read_state()
+            state = run.live_state()
             detail.update(steps=state.steps, completed_steps=state.completed_steps, error=state.error, metrics=run.read_metrics())
         return detail
 

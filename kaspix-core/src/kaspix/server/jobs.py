@@ -17,7 +17,7 @@ from kaspix.atomic import atomic_write_text
 from kaspix.config import parse_yaml_mapping, validate_config
 from kaspix.errors import KaspixError
 from kaspix.plugins import PluginHost
-from kaspix.runs import RunDirectory
+from kaspix.runs import STATE_FILE, RunDirectory
 from kaspix.server.store import ACTIVE, Job, JobStore
 
 POLL_S = 1.0
@@ -86,7 +86,7 @@ class JobManager:
         job = self.refresh(self._get(job_id))
         if job.status in ACTIVE:
             raise KaspixError(f"job {job_id} is still {job.status}")
-        if not (Path(job.run_dir) / "run.json").is_file():
+        if not (Path(job.run_dir) / STATE_FILE).is_file():
             raise KaspixError(
                 f"job {job_id} never created its run folder, so there is nothing to resume", hint="read its log and submit again"
             )
@@ -117,7 +117,7 @@ class JobManager:
         return job
 
     def _final_status(self, job: Job, *, exit_code: int | None) -> str:
-        state_file = Path(job.run_dir) / "run.json"
+        state_file = Path(job.run_dir) / STATE_FILE
         if state_file.is_file():
             status = RunDirectory(Path(job.run_dir)).read_state().status
             if status in ("completed", "failed", "interrupted"):
