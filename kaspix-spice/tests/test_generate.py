@@ -12,7 +12,8 @@ import torch
 from kaspix import KaspixError
 from kaspix_spice.config import GenerateConfig, Recipe
 from kaspix_spice.dataset import SpiceDataset, export_pt, read_metadata, split_settings
-from kaspix_spice.generate import generate, plan, shard_path
+from kaspix_spice.generate import generate, plan
+from kaspix_spice.layout import shard_path
 
 # a knob range reaching negative resistance: those samples blow up in ngspice and must be skipped
 FRAGILE = "* fragile\n* kind: lowpass\n.param R_x=1k ; range -2k..2k lin\nVin input 0 DC 0\nR1 input output {R_x}\nC1 output 0 10n\n.end\n"

@@ -31,6 +31,8 @@ import h5py
 import numpy as np
 from kaspix import KaspixError
 
+from kaspix_spice.layout import GENERATOR_VERSION, shard_path
+
 Split = Literal["train", "val", "test", "all"]
 _STR = h5py.string_dtype(encoding="utf-8")
 
@@ -57,8 +59,6 @@ def write_shard(path: Path, rows: list[dict[str, Any]], failed: list[dict[str, A
 
 def merge_shards(out_dir: Path, count: int, templates: list[Any], cfg: Any) -> Path:
     """Concatenate ``count`` shards of ``out_dir`` into ``out_dir/dataset.h5`` (atomically)."""
-    from kaspix_spice.generate import GENERATOR_VERSION, shard_path
-
     width = max((len(t.knobs) for t in templates), default=0)
     keys = ("audio_in", "audio_out", "sample_index", "circuit_id", "setting_id", "substeps", "error_estimate", "recipe", "knob_values")
     parts: dict[str, list[Any]] = {k: [] for k in keys}

@@ -26,8 +26,8 @@ import numpy as np
 from kaspix import KaspixError
 
 from kaspix_spice.config import GenerateConfig
+from kaspix_spice.layout import shard_path
 
-GENERATOR_VERSION = "kaspix-spice 0.2.0"
 #: Fields that change how shards are run, not what they hold: a resume may change them.
 EXECUTION_FIELDS = {"workers", "executor", "ray_address"}
 log = logging.getLogger("kaspix.spice")
@@ -70,11 +70,6 @@ def plan(cfg: GenerateConfig) -> list[SampleSpec]:
                 specs.append(SampleSpec(len(specs), circuit_id, template.name, str(template.path), setting, values, clip_seed))
             setting += 1
     return specs
-
-
-def shard_path(out_dir: Path, shard: int) -> Path:
-    """Where shard number ``shard`` is written."""
-    return out_dir / "shards" / f"shard_{shard:05d}.h5"
 
 
 def shards(specs: list[SampleSpec], size: int) -> list[list[SampleSpec]]:
