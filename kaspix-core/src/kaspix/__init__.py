@@ -2,7 +2,7 @@
 
 Plugin authors need only what this module exports::
 
-    from kaspix import Config, KaspixError, Pipeline, RegisterPart, RunContext, Step, hookimpl
+    from kaspix import Config, KaspixError, Pipeline, RegisterPart, RunContext, Step, hookimpl, lazy_factory
 
 plus :mod:`kaspix.training` (``fit``) and :mod:`kaspix.testing` (``plugin_host``, ``run_pipeline``,
 ``invoke``). Everything else is internal and may change.
@@ -19,6 +19,7 @@ from kaspix.config import Config
 from kaspix.context import RunContext
 from kaspix.errors import KaspixError
 from kaspix.hookspecs import RegisterCommand, RegisterPart, RegisterPipeline, hookimpl
+from kaspix.lazy import lazy_factory
 from kaspix.pipeline import Pipeline, Step
 
 __all__ = [
@@ -32,4 +33,5 @@ __all__ = [
     "Step",
     "__version__",
     "hookimpl",
+    "lazy_factory",
 ]

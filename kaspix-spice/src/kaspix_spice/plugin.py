@@ -9,7 +9,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from kaspix import RegisterCommand, RegisterPart, RegisterPipeline, hookimpl
+from kaspix import RegisterCommand, RegisterPart, RegisterPipeline, hookimpl, lazy_factory
 
 from kaspix_spice.commands import COMMANDS
 from kaspix_spice.pipeline import PIPELINE
@@ -17,13 +17,7 @@ from kaspix_spice.pipeline import PIPELINE
 
 def _lazy(module: str, name: str, doc: str) -> Callable[..., Any]:
     """A factory that imports ``kaspix_spice.<module>`` only when called."""
-
-    def factory(*args: Any, **kwargs: Any) -> Any:
-        return getattr(importlib.import_module(f"kaspix_spice.{module}"), name)(*args, **kwargs)
-
-    factory.__doc__ = doc
-    factory.__name__ = name
-    return factory
+    return lazy_factory(f"kaspix_spice.{module}", name, doc)
 
 
 @hookimpl
