@@ -1,13 +1,17 @@
 """Echo-state reservoir throughput: kaspix_esn against reservoirpy and the numpy reference, same run.
 
 64 units over 48,000 samples of an audio-like signal, float32 and float64, every implementation
-on the same W, W_in, bias and per-unit leak rates; then run_batch on 1 and 2 threads. Prints
-one JSON object with steps/s, ratios to reservoirpy measured in this run, the batch speed-up,
-the largest state differences between implementations, and the goals (>= 10x reservoirpy in
-float32 on one thread, >= 1.7x from 2 threads in batch). Each steps/s figure is the best of
---repeats rounds (at least 9 for the batch), interleaved across implementations so that machine
-noise hits all of them alike; the batch speed-up is the ratio of the best 1-thread and 2-thread
-times, into fresh output arrays (the default) and into reused ones (``out=``).
+on the same W, W_in, bias and per-unit leak rates (kaspix_esn also with a dense W, sparsity 0,
+which float64 multiplies without its block-sparse layout); then run_batch on 1 and 2 threads.
+Prints one JSON object with steps/s, ratios to reservoirpy measured in this run, the float64
+figure against float32, reservoirpy and the numpy reference, the batch speed-up, the largest
+state differences between implementations (float64 also on a 50x louder input that saturates
+the units), and the goals (>= 10x reservoirpy in float32 on one thread, >= 2 M steps/s in
+float64 on one thread, >= 1.7x from 2 threads in batch), with how many cores other processes
+took meanwhile (absolute figures, not the ratios, drop when they do). Each steps/s figure is
+the best of --repeats rounds (at least 9 for the batch), interleaved across implementations so
+that machine noise hits all of them alike; the batch speed-up is the ratio of the best 1-thread
+and 2-thread times, into fresh output arrays (the default) and into reused ones (``out=``).
 
     .venv/bin/python benchmarks/esn_throughput.py [--quick] [--repeats 3]
 """
@@ -24,6 +28,7 @@ import importlib.metadata  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
+from typing import TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
 from kaspix_esn import Reservoir  # noqa: E402
@@ -33,8 +38,11 @@ from reservoirpy.nodes import Reservoir as ReservoirPy  # noqa: E402
 N_UNITS = 64
 DTYPES = {"float32": np.float32, "float64": np.float64}
 GOAL_FLOAT32_VS_RESERVOIRPY = 10.0
+GOAL_FLOAT64_STEPS_PER_S = 2e6
+LOUDNESS = 50.0
 GOAL_BATCH_SPEEDUP = 1.7
 BATCH_SIGNALS = 4
+_T = TypeVar("_T")
 
 
 def audio_like(samples: int) -> np.ndarray:
@@ -55,7 +63,7 @@ def busy_cpu_seconds() -> float | None:
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
-def cores_taken_by_others(run: Callable[[], object]) -> tuple[object, float | None]:
+def cores_taken_by_others(run: Callable[[], _T]) -> tuple[_T, float | None]:
     """Runs ``run`` and returns its result and how many cores other processes kept busy meanwhile
     (0: the machine was ours; 1: another process held a whole core)."""
     busy, ours, start = busy_cpu_seconds(), os.times(), time.perf_counter()
@@ -93,10 +101,12 @@ def reservoirpy_runner(weights: dict[str, np.ndarray], signal: np.ndarray, dtype
 def measure_single(reservoir: Reservoir, signal: np.ndarray, repeats: int) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
     """steps/s of each implementation and dtype on one thread, and float64 state differences."""
     weights = reservoir.weights()
+    dense = Reservoir(N_UNITS, sparsity=0.0, seed=0)
     runs: dict[str, Callable[[], object]] = {}
     for dname, dtype in DTYPES.items():
         typed = signal.astype(dtype)
         runs[f"kaspix_esn/{dname}"] = lambda typed=typed: reservoir.run(typed)
+        runs[f"kaspix_esn_dense_w/{dname}"] = lambda typed=typed: dense.run(typed)
         runs[f"numpy_reference/{dname}"] = lambda typed=typed: run_reference(typed, **weights)
         runs[f"reservoirpy/{dname}"] = reservoirpy_runner(weights, typed, dtype)
     for run in runs.values():  # warm-up: imports, first-touch allocations
@@ -107,8 +117,11 @@ def measure_single(reservoir: Reservoir, signal: np.ndarray, repeats: int) -> tu
         impl, dname = key.split("/")
         steps_per_s.setdefault(impl, {})[dname] = signal.size / min(values)
     ours = np.asarray(results["kaspix_esn/float64"])
+    loud = LOUDNESS * signal
     diffs = {
         "vs_numpy_reference": float(np.abs(ours - np.asarray(results["numpy_reference/float64"])).max()),
+        "vs_numpy_reference_loud_input": float(np.abs(reservoir.run(loud) - run_reference(loud, **weights)).max()),
+        "vs_numpy_reference_dense_w_loud_input": float(np.abs(dense.run(loud) - run_reference(loud, **dense.weights())).max()),
         "vs_reservoirpy": float(np.abs(ours - np.asarray(results["reservoirpy/float64"])).max()),
         "float32_vs_float64": float(np.abs(np.asarray(results["kaspix_esn/float32"]) - ours).max()),
     }
@@ -168,13 +181,24 @@ def main() -> None:
     signal = audio_like(samples)
     reservoir = Reservoir(N_UNITS, seed=0)
 
-    steps_per_s, diffs = measure_single(reservoir, signal, repeats)
+    single, single_others = cores_taken_by_others(lambda: measure_single(reservoir, signal, repeats))
+    steps_per_s, diffs = single
     batch, others = cores_taken_by_others(lambda: measure_batch(reservoir, signal, max(repeats, 9)))
     rpy = steps_per_s["reservoirpy"]
     vs_reservoirpy = {
         impl: {dname: rate / rpy[dname] for dname, rate in rates.items()} for impl, rates in steps_per_s.items() if impl != "reservoirpy"
     }
     float32_vs_fastest_rpy = steps_per_s["kaspix_esn"]["float32"] / max(rpy.values())
+    f64 = steps_per_s["kaspix_esn"]["float64"]
+    float64 = {
+        "steps_per_s": f64,
+        "steps_per_s_dense_w": steps_per_s["kaspix_esn_dense_w"]["float64"],
+        "vs_kaspix_float32": f64 / steps_per_s["kaspix_esn"]["float32"],
+        "vs_reservoirpy_float64": f64 / rpy["float64"],
+        "vs_fastest_reservoirpy": f64 / max(rpy.values()),
+        "vs_numpy_reference_float64": f64 / steps_per_s["numpy_reference"]["float64"],
+        "max_abs_state_diff_vs_numpy_reference": max(diffs["vs_numpy_reference"], diffs["vs_numpy_reference_loud_input"]),
+    }
     speedup = {outputs: batch["float32"][f"{outputs}_outputs"]["speedup_2_threads"] for outputs in ("fresh", "reused")}
     result = {
         "benchmark": "esn_throughput",
@@ -184,9 +208,11 @@ def main() -> None:
         "repeats": repeats,
         "cpu_count": os.cpu_count(),
         "versions": {pkg: importlib.metadata.version(pkg) for pkg in ("kaspix-esn-rs", "reservoirpy", "numpy")},
+        "cores_taken_by_other_processes_single_thread": single_others,
         "steps_per_s": steps_per_s,
         "speedup_vs_reservoirpy_same_dtype": vs_reservoirpy,
         "kaspix_float32_vs_fastest_reservoirpy": float32_vs_fastest_rpy,
+        "kaspix_float64": float64,
         "batch": {"signals": BATCH_SIGNALS, "cores_taken_by_other_processes": others, **batch},
         "max_abs_state_diff": diffs,
         "goals": {
@@ -194,6 +220,12 @@ def main() -> None:
                 "goal": GOAL_FLOAT32_VS_RESERVOIRPY,
                 "measured": float32_vs_fastest_rpy,
                 "met": float32_vs_fastest_rpy >= GOAL_FLOAT32_VS_RESERVOIRPY,
+            },
+            "float64_steps_per_s_1_thread": {"goal": GOAL_FLOAT64_STEPS_PER_S, "measured": f64, "met": f64 >= GOAL_FLOAT64_STEPS_PER_S},
+            "float64_max_abs_state_diff_vs_numpy_reference": {
+                "goal": 1e-12,
+                "measured": float64["max_abs_state_diff_vs_numpy_reference"],
+                "met": float64["max_abs_state_diff_vs_numpy_reference"] <= 1e-12,
             },
             **{
                 f"batch_speedup_2_threads_float32_{outputs}_outputs": {
@@ -206,7 +238,8 @@ def main() -> None:
         },
         "notes": (
             "reservoirpy runs with our dense W (faster than its default scipy-sparse W); its float32 node keeps a "
-            "float64 state. The float64 diffs compare whole 64 x samples state arrays. Fresh batch outputs are new "
+            "float64 state. kaspix_esn_dense_w is a reservoir with sparsity 0 (float64 then multiplies W densely). "
+            "The float64 diffs compare whole 64 x samples state arrays (loud input: the signal x 50). Fresh batch outputs are new "
             "arrays each call (page faults for new memory, costly on a VM); reused ones are passed with out=."
         ),
     }

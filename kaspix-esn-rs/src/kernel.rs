@@ -3,16 +3,24 @@
 //! W is stored by columns, each padded to a multiple of [`BLOCK`] rows, so that `W x` is a sum
 //! of scaled columns: every row keeps its own accumulator, the loop vectorises without any
 //! reordering of sums, and a block of accumulators stays in registers for the whole product.
+//! float64 takes 32 rows at a time, and keeps a sparse W in blocks of 4 rows instead
+//! ([`crate::sparse`]), which sums in the same order. Every buffer the loop walks starts on a cache line ([`crate::aligned`]).
 //! On x86-64 the same loop is also compiled for AVX2 with fused multiply-adds and picked at run
 //! time. A fused multiply-add rounds once instead of twice, so the two paths agree to rounding
 //! (about 1e-16 relative in float64), not bit for bit.
 
+use crate::aligned::Aligned;
 use crate::error::{InputError, Result};
 use crate::real::Real;
+use crate::sparse::{BlockSparse, GROUP_ROWS};
 use crate::weights::Weights;
 
 /// Units computed together in registers; the padded unit count is a multiple of it.
 const BLOCK: usize = 64;
+
+/// Units computed together in registers in float64: 8 AVX2 registers of 4 (64 would need 16,
+/// every register there is, and spill).
+const WIDE_BLOCK: usize = 32;
 
 /// A reservoir's weights laid out for the step loop, in float type `T`.
 #[derive(Debug, Clone)]
@@ -21,12 +29,14 @@ pub struct Kernel<T> {
     padded: usize,
     n_inputs: usize,
     /// Column j of W at `[j * padded, (j + 1) * padded)`, zero-padded.
-    w_cols: Vec<T>,
+    w_cols: Aligned<T>,
+    /// W in blocks, used instead of `w_cols` when `T::WIDE` and W is sparse enough.
+    w_sparse: Option<BlockSparse<T>>,
     /// Column c of W_in at `[c * padded, (c + 1) * padded)`, zero-padded.
-    w_in_cols: Vec<T>,
-    bias: Vec<T>,
-    leak: Vec<T>,
-    keep: Vec<T>,
+    w_in_cols: Aligned<T>,
+    bias: Aligned<T>,
+    leak: Aligned<T>,
+    keep: Aligned<T>,
 }
 
 impl<T: Real> Kernel<T> {
@@ -42,14 +52,14 @@ impl<T: Real> Kernel<T> {
                     cols[j * padded + i] = T::from_f64(v);
                 }
             }
-            cols
+            Aligned::from_slice(&cols)
         };
         let padded_vec = |values: &[f64], fill: f64| {
             let mut out = vec![T::from_f64(fill); padded];
             out.iter_mut()
                 .zip(values)
                 .for_each(|(o, &v)| *o = T::from_f64(v));
-            out
+            Aligned::from_slice(&out)
         };
         let keep: Vec<f64> = weights.leak_rates().iter().map(|a| 1.0 - a).collect();
         Self {
@@ -57,6 +67,11 @@ impl<T: Real> Kernel<T> {
             padded,
             n_inputs,
             w_cols: columns(weights.w(), n),
+            w_sparse: if T::WIDE {
+                BlockSparse::new(weights.w(), n, padded)
+            } else {
+                None
+            },
             w_in_cols: columns(weights.w_in(), n_inputs),
             bias: padded_vec(weights.bias(), 0.0),
             leak: padded_vec(weights.leak_rates(), 0.0),
@@ -72,6 +87,11 @@ impl<T: Real> Kernel<T> {
     /// Number of input channels C.
     pub fn n_inputs(&self) -> usize {
         self.n_inputs
+    }
+
+    /// Whether `W x` uses the block-sparse layout ([`crate::sparse`]).
+    pub fn is_block_sparse(&self) -> bool {
+        self.w_sparse.is_some()
     }
 
     /// Runs the reservoir over `signal` (T steps x C channels, row-major) from `initial_state`
@@ -135,11 +155,11 @@ impl<T: Real> Kernel<T> {
 
     /// [`Kernel::run`] after [`Kernel::check`] has passed.
     pub(crate) fn run_checked(&self, signal: &[T], initial_state: Option<&[T]>, out: &mut [T]) {
-        let mut x = vec![T::ZERO; self.padded];
+        let mut x = Aligned::zeros(self.padded);
         if let Some(x0) = initial_state {
             x[..self.n].copy_from_slice(x0);
         }
-        let mut pre = vec![T::ZERO; self.padded];
+        let mut pre = Aligned::zeros(self.padded);
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
         {
@@ -163,7 +183,8 @@ fn steps_avx2_fma<T: Real>(k: &Kernel<T>, signal: &[T], x: &mut [T], pre: &mut [
 }
 
 /// The step loop: `pre = b + W_in u + W x`, then `x = (1 - a) x + a tanh(pre)`, one output row
-/// per input row. `FUSED` picks fused multiply-adds for the products.
+/// per input row. `FUSED` picks fused multiply-adds for the products. float64 (`T::WIDE`)
+/// takes [`WIDE_BLOCK`] rows at a time, or W in blocks ([`steps_sparse`]) when it is sparse.
 #[inline(always)]
 fn steps<T: Real, const FUSED: bool>(
     k: &Kernel<T>,
@@ -172,30 +193,91 @@ fn steps<T: Real, const FUSED: bool>(
     pre: &mut [T],
     out: &mut [T],
 ) {
+    if !T::WIDE {
+        steps_dense::<T, FUSED, BLOCK>(k, signal, x, pre, out);
+    } else if let Some(w) = &k.w_sparse {
+        steps_sparse::<T, FUSED>(k, w, signal, x, pre, out);
+    } else {
+        steps_dense::<T, FUSED, WIDE_BLOCK>(k, signal, x, pre, out);
+    }
+}
+
+/// [`steps`] with the dense columns of W, `ROWS` rows at a time (a divisor of [`BLOCK`]).
+#[inline(always)]
+fn steps_dense<T: Real, const FUSED: bool, const ROWS: usize>(
+    k: &Kernel<T>,
+    signal: &[T],
+    x: &mut [T],
+    pre: &mut [T],
+    out: &mut [T],
+) {
     let (n, padded) = (k.n, k.padded);
     for (u, row) in signal.chunks_exact(k.n_inputs).zip(out.chunks_exact_mut(n)) {
-        for start in (0..padded).step_by(BLOCK) {
-            let block = start..start + BLOCK;
-            let mut acc = [T::ZERO; BLOCK];
+        for start in (0..padded).step_by(ROWS) {
+            let block = start..start + ROWS;
+            let mut acc = [T::ZERO; ROWS];
             acc.copy_from_slice(&k.bias[block.clone()]);
             for (&uc, col) in u.iter().zip(k.w_in_cols.chunks_exact(padded)) {
-                add_scaled::<T, FUSED>(&mut acc, col[block.clone()].try_into().unwrap(), uc);
+                let col = col[block.clone()].try_into().unwrap();
+                add_scaled::<T, FUSED, ROWS>(&mut acc, col, uc);
             }
             for (&xj, col) in x[..n].iter().zip(k.w_cols.chunks_exact(padded)) {
-                add_scaled::<T, FUSED>(&mut acc, col[block.clone()].try_into().unwrap(), xj);
+                let col = col[block.clone()].try_into().unwrap();
+                add_scaled::<T, FUSED, ROWS>(&mut acc, col, xj);
             }
             pre[block].copy_from_slice(&acc);
         }
-        for (((xi, &p), &a), &keep) in x.iter_mut().zip(pre.iter()).zip(&k.leak).zip(&k.keep) {
-            *xi = keep * *xi + a * p.activation();
+        update::<T, FUSED>(k, x, pre, row);
+    }
+}
+
+/// `x = (1 - a) x + a tanh(pre)`, and the new state into `row`.
+#[inline(always)]
+fn update<T: Real, const FUSED: bool>(k: &Kernel<T>, x: &mut [T], pre: &[T], row: &mut [T]) {
+    for (((xi, &p), &a), &keep) in x.iter_mut().zip(pre).zip(k.leak.iter()).zip(k.keep.iter()) {
+        *xi = keep * *xi + a * p.activation::<FUSED>();
+    }
+    row.copy_from_slice(&x[..k.n]);
+}
+
+/// [`steps`] with W in blocks ([`BlockSparse`]), [`GROUP_ROWS`] rows at a time; every row sums
+/// its terms in the same order as the dense loop.
+#[inline(always)]
+fn steps_sparse<T: Real, const FUSED: bool>(
+    k: &Kernel<T>,
+    w: &BlockSparse<T>,
+    signal: &[T],
+    x: &mut [T],
+    pre: &mut [T],
+    out: &mut [T],
+) {
+    let padded = k.padded;
+    for (u, row) in signal
+        .chunks_exact(k.n_inputs)
+        .zip(out.chunks_exact_mut(k.n))
+    {
+        for (g, start) in (0..padded).step_by(GROUP_ROWS).enumerate() {
+            let block = start..start + GROUP_ROWS;
+            let mut acc = [T::ZERO; GROUP_ROWS];
+            acc.copy_from_slice(&k.bias[block.clone()]);
+            for (&uc, col) in u.iter().zip(k.w_in_cols.chunks_exact(padded)) {
+                let col = col[block.clone()].try_into().unwrap();
+                add_scaled::<T, FUSED, GROUP_ROWS>(&mut acc, col, uc);
+            }
+            w.add_product::<FUSED>(g, &mut acc, x);
+            pre[block].copy_from_slice(&acc);
         }
-        row.copy_from_slice(&x[..n]);
+        update::<T, FUSED>(k, x, pre, row);
     }
 }
 
 /// `acc += col * s`, element by element.
 #[inline(always)]
-fn add_scaled<T: Real, const FUSED: bool>(acc: &mut [T; BLOCK], col: &[T; BLOCK], s: T) {
+fn add_scaled<T: Real, const FUSED: bool, const LEN: usize>(
+    acc: &mut [T; LEN],
+    col: &[T; LEN],
+    s: T,
+) {
     for (a, &c) in acc.iter_mut().zip(col) {
         *a = if FUSED { c.mul_add(s, *a) } else { *a + c * s };
     }
@@ -234,13 +316,28 @@ mod tests {
             .collect()
     }
 
+    fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+        a.iter()
+            .zip(b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    }
+
     #[test]
     fn matches_the_textbook_update_for_several_sizes() {
-        for (n, c) in [(1, 1), (5, 2), (33, 1), (64, 3), (70, 1)] {
+        for (n, c, sparsity) in [
+            (1, 1, 0.5),
+            (5, 2, 0.5),
+            (33, 1, 0.5),
+            (64, 3, 0.5),
+            (70, 1, 0.5),
+            (64, 1, 0.9),
+            (100, 2, 0.95),
+        ] {
             let w = ReservoirConfig {
                 n_units: n,
                 n_inputs: c,
-                sparsity: 0.5,
+                sparsity,
                 seed: n as u64,
                 ..Default::default()
             }
@@ -249,14 +346,75 @@ mod tests {
             let signal = sine(300, c);
             let mut out = vec![0.0; 300 * n];
             Kernel::<f64>::new(&w).run(&signal, None, &mut out).unwrap();
-            let want = naive(&w, &signal);
-            let err = out
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            let err = max_abs_diff(&out, &naive(&w, &signal));
             assert!(err < 1e-13, "n={n} c={c}: {err:e}");
         }
+    }
+
+    #[test]
+    fn long_loud_runs_stay_within_1e_12_of_the_textbook_update_with_exact_tanh() {
+        // 48,000 steps: a chirp with noise bursts, then a loud input that drives every unit
+        // deep into saturation and back, where tanh's error would show most.
+        let w = ReservoirConfig {
+            n_units: 64,
+            spectral_radius: 0.99,
+            ..Default::default()
+        }
+        .build()
+        .unwrap();
+        let audio: Vec<f64> = (0..48_000)
+            .map(|i| {
+                let t = i as f64 / 48_000.0;
+                let burst = if (i / 4_000) % 3 == 0 { 0.3 } else { 0.0 };
+                0.6 * (std::f64::consts::TAU * (100.0 + 2_000.0 * t) * t).sin()
+                    + burst * (i as f64 * 1.7).sin()
+            })
+            .collect();
+        let loud: Vec<f64> = (0..48_000)
+            .map(|i| 40.0 * (i as f64 * 0.37).sin() * (i as f64 * 0.0011).cos())
+            .collect();
+        let k = Kernel::<f64>::new(&w);
+        assert!(k.is_block_sparse());
+        for signal in [audio, loud] {
+            let mut out = vec![0.0; signal.len() * 64];
+            k.run(&signal, None, &mut out).unwrap();
+            let err = max_abs_diff(&out, &naive(&w, &signal));
+            assert!(err <= 1e-12, "{err:e}");
+        }
+    }
+
+    #[test]
+    fn block_sparse_and_dense_layouts_give_the_same_states() {
+        for (n, c, sparsity) in [(64, 1, 0.9), (40, 2, 0.9), (130, 1, 0.95), (7, 1, 0.5)] {
+            let w = ReservoirConfig {
+                n_units: n,
+                n_inputs: c,
+                sparsity,
+                seed: 3,
+                ..Default::default()
+            }
+            .build()
+            .unwrap();
+            let sparse = Kernel::<f64>::new(&w);
+            assert!(sparse.is_block_sparse(), "n={n} sparsity={sparsity}");
+            let dense = Kernel {
+                w_sparse: None,
+                ..sparse.clone()
+            };
+            let signal = sine(400, c);
+            let (mut a, mut b) = (vec![0.0; 400 * n], vec![0.0; 400 * n]);
+            sparse.run(&signal, None, &mut a).unwrap();
+            dense.run(&signal, None, &mut b).unwrap();
+            assert_eq!(a, b, "n={n} c={c}");
+        }
+        let dense = ReservoirConfig {
+            sparsity: 0.0,
+            ..Default::default()
+        };
+        assert!(!Kernel::<f64>::new(&dense.build().unwrap()).is_block_sparse());
+        assert!(
+            !Kernel::<f32>::new(&ReservoirConfig::default().build().unwrap()).is_block_sparse()
+        );
     }
 
     #[test]
@@ -287,31 +445,31 @@ mod tests {
 
     #[test]
     fn dispatched_fused_and_unfused_paths_agree_to_rounding() {
-        let w = ReservoirConfig {
-            n_units: 40,
-            n_inputs: 2,
-            ..Default::default()
-        }
-        .build()
-        .unwrap();
-        let signal = sine(500, 2);
-        let k = Kernel::<f64>::new(&w);
-        let mut dispatched = vec![0.0; 500 * 40];
-        k.run(&signal, None, &mut dispatched).unwrap();
-        for fused in [false, true] {
-            let (mut x, mut pre) = (vec![0.0; k.padded], vec![0.0; k.padded]);
-            let mut other = vec![0.0; 500 * 40];
-            if fused {
-                steps::<f64, true>(&k, &signal, &mut x, &mut pre, &mut other);
-            } else {
-                steps::<f64, false>(&k, &signal, &mut x, &mut pre, &mut other);
+        for sparsity in [0.0, 0.9] {
+            let w = ReservoirConfig {
+                n_units: 40,
+                n_inputs: 2,
+                sparsity,
+                ..Default::default()
             }
-            let err = other
-                .iter()
-                .zip(&dispatched)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
-            assert!(err < 1e-14, "fused={fused}: {err:e}");
+            .build()
+            .unwrap();
+            let signal = sine(500, 2);
+            let k = Kernel::<f64>::new(&w);
+            assert_eq!(k.is_block_sparse(), sparsity > 0.0);
+            let mut dispatched = vec![0.0; 500 * 40];
+            k.run(&signal, None, &mut dispatched).unwrap();
+            for fused in [false, true] {
+                let (mut x, mut pre) = (Aligned::zeros(k.padded), Aligned::zeros(k.padded));
+                let mut other = vec![0.0; 500 * 40];
+                if fused {
+                    steps::<f64, true>(&k, &signal, &mut x, &mut pre, &mut other);
+                } else {
+                    steps::<f64, false>(&k, &signal, &mut x, &mut pre, &mut other);
+                }
+                let err = max_abs_diff(&other, &dispatched);
+                assert!(err < 1e-14, "sparsity={sparsity} fused={fused}: {err:e}");
+            }
         }
     }
 

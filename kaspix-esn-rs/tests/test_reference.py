@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from kaspix_esn import TANH_F32_MAX_ERROR, Reservoir
+from kaspix_esn import TANH_F32_MAX_ERROR, TANH_F64_MAX_ERROR, TANH_F64_MAX_REL_ERROR, Reservoir
 from kaspix_esn.reference import run_reference
 
 
@@ -69,9 +69,49 @@ def test_float32_tanh_approximation_error_is_within_the_documented_bound():
     assert err.max() <= TANH_F32_MAX_ERROR
     assert err.max() > TANH_F32_MAX_ERROR / 10  # the bound is tight, not decorative
     assert np.abs(approx).max() <= 1.0
-    exact = Reservoir.from_weights(np.zeros((n, n)), np.ones(n), leak_rates=1.0).run(u.astype(np.float64))[:, 0]
-    # float64 uses the platform's exact tanh: numpy's own tanh agrees to an ulp.
-    np.testing.assert_allclose(exact, np.tanh(u.astype(np.float64)), rtol=0, atol=5e-16)
+
+
+def test_float64_tanh_error_is_within_the_documented_bounds():
+    # The same identity reservoir in float64: every state is the activation of its input.
+    n = 4
+    reservoir = Reservoir.from_weights(np.zeros((n, n)), np.ones(n), leak_rates=1.0)
+    rng = np.random.default_rng(0)
+    u = np.concatenate(
+        [
+            np.linspace(-25, 25, 400_001),
+            rng.uniform(-1, 1, 100_000) * 10.0 ** rng.uniform(-300, 1, 100_000),  # every scale
+            [0.0, -0.0, 5e-324, 1e300, -1e300],
+        ]
+    )
+    approx = reservoir.run(u)[:, 0]
+    exact = np.tanh(u)
+    err = np.abs(approx - exact)
+    assert err.max() <= TANH_F64_MAX_ERROR
+    assert err.max() > TANH_F64_MAX_ERROR / 4  # the bound is tight, not decorative
+    nonzero = exact != 0
+    assert (err[nonzero] / np.abs(exact[nonzero])).max() <= TANH_F64_MAX_REL_ERROR
+    assert np.abs(approx).max() <= 1.0
+    np.testing.assert_array_equal(np.sign(approx), np.sign(u))
+
+
+def _audio_like(samples: int) -> np.ndarray:
+    """A chirp with noise bursts, like a second of 48 kHz audio."""
+    t = np.arange(samples) / 48_000
+    bursts = (np.arange(samples) // 4_000) % 3 == 0
+    noise = np.random.default_rng(1).standard_normal(samples)
+    return 0.6 * np.sin(2 * np.pi * (100 + 2_000 * t) * t) + 0.2 * bursts * noise
+
+
+@pytest.mark.parametrize("sparsity", [0.9, 0.0])
+@pytest.mark.parametrize("loudness", [1.0, 50.0])
+def test_long_float64_runs_match_the_reference_within_1e_12(sparsity, loudness):
+    # 48,000 steps of audio-like input, and of the same input 50x louder, which drives the units
+    # deep into saturation; the default sparse W (block-sparse layout) and a dense one.
+    reservoir = Reservoir(64, sparsity=sparsity, spectral_radius=0.99, seed=7)
+    signal = loudness * _audio_like(48_000)
+    states = reservoir.run(signal)
+    np.testing.assert_allclose(states, run_reference(signal, **reservoir.weights()), rtol=0, atol=1e-12)
+    assert np.abs(states).max() > (0.9 if loudness > 1 else 0.1)
 
 
 def test_initial_state_continues_a_run(chirp):

@@ -9,6 +9,10 @@ from numpy.typing import ArrayLike, NDArray
 __version__: str
 TANH_F32_MAX_ERROR: float
 """Largest absolute error of the float32 tanh approximation against the exact tanh."""
+TANH_F64_MAX_ERROR: float
+"""Largest absolute error of the float64 tanh (expm1-based, vectorised) against the exact tanh."""
+TANH_F64_MAX_REL_ERROR: float
+"""Largest relative error of the float64 tanh against the exact tanh."""
 
 _F = TypeVar("_F", np.float32, np.float64)
 

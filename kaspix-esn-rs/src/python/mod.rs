@@ -37,6 +37,11 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<reservoir::Reservoir>()?;
     m.add_function(wrap_pyfunction!(log_leak_rates, m)?)?;
     m.add("TANH_F32_MAX_ERROR", crate::real::TANH_F32_MAX_ERROR)?;
+    m.add("TANH_F64_MAX_ERROR", crate::real::TANH_F64_MAX_ERROR)?;
+    m.add(
+        "TANH_F64_MAX_REL_ERROR",
+        crate::real::TANH_F64_MAX_REL_ERROR,
+    )?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
