@@ -330,3 +330,33 @@ def test_seeded_torch_pipeline_reruns_bit_for_bit(tmp_path: Path) -> None:
         other_seed = run_pipeline(host, "seeded", tmp_path / "c", overrides=["seed=4"]).metrics
     assert first == second
     assert first != other_seed
+
+
+LAZY_TORCH_PLUGIN = """
+import sys
+from kaspix import Config, Pipeline, Step, hookimpl
+
+class C(Config):
+    seed: int = 3
+
+def build(ctx):
+    assert "torch" not in sys.modules  # the runner did not import torch to seed it
+    import torch
+
+    ctx.log_metrics({"weights": torch.nn.Linear(3, 1).weight.detach().flatten().tolist()})
+
+@hookimpl
+def register_pipelines(register):
+    register(Pipeline("lazy-torch", C, (Step("build", build),)))
+"""
+
+
+def test_torch_imported_inside_a_step_is_seeded_from_the_config(tmp_path: Path, plugin_env, kaspix_cli) -> None:
+    pytest.importorskip("torch")
+    env = plugin_env("kaspix-lazy-torch", {"lazytorch": "lazy_torch_plugin"}, {"lazy_torch_plugin": LAZY_TORCH_PLUGIN})
+    weights = []
+    for name, seed in (("a", 3), ("b", 3), ("c", 4)):
+        result = kaspix_cli(["run", "--plugin", "lazytorch", "--set", f"seed={seed}", "--out", str(tmp_path / name)], env=env)
+        assert result.returncode == 0, result.stderr
+        weights.append(json.loads((tmp_path / name / "metrics.json").read_text())["weights"])
+    assert weights[0] == weights[1] and weights[0] != weights[2]

@@ -228,7 +228,7 @@ def runs(runs_dir: Path, limit: int, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on; beyond loopback it needs a token.")
 @click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--data",
@@ -236,18 +236,71 @@ def runs(runs_dir: Path, limit: int, as_json: bool) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("kaspix-server"),
     show_default=True,
-    help="Folder for the job database, uploaded configs and run folders.",
+    help="Folder for the job database, uploaded configs and the jobs' console output.",
 )
-def serve(host: str, port: int, data_dir: Path) -> None:
-    """Serve a web page and JSON API to start any plugin's pipeline, follow logs and download artifacts."""
-    try:
-        import uvicorn
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where run folders go; jobs run in it, so relative paths in configs start there.  [default: DATA/runs]",
+)
+@click.option(
+    "--max-jobs",
+    type=click.IntRange(1),
+    help="Jobs that run at once; the others wait, in submit order.  [default: 1 on up to 2 cores, else half the cores]",
+)
+@click.option(
+    "--token",
+    envvar="KASPIX_SERVE_TOKEN",
+    show_envvar=True,
+    help="Require this token on every request: 'Authorization: Bearer TOKEN', or the page's login form (prefer the variable: "
+    "arguments show in ps).",
+)
+@click.option("--insecure", is_flag=True, help="Listen beyond loopback without a token (only behind a proxy that authenticates).")
+@click.option(
+    "--max-upload", default="1M", show_default=True, help="Largest upload accepted (bytes, or 512K, 2M); larger ones get 413 unread."
+)
+@click.option(
+    "--cancel-grace",
+    type=click.FloatRange(0),
+    default=10.0,
+    show_default=True,
+    help="Seconds a cancelled job gets after SIGINT before SIGTERM, and after SIGTERM before SIGKILL.",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    runs_dir: Path | None,
+    max_jobs: int | None,
+    token: str | None,
+    insecure: bool,
+    max_upload: str,
+    cancel_grace: float,
+) -> None:
+    """Serve a web page and JSON API: queue any plugin's pipeline, follow it live, cancel, resume, download its files.
 
-        from kaspix.server.app import create_app
+    Jobs are separate `kaspix run` processes: they go on when the server stops, and a restarted
+    server finds them again; queued jobs wait in the job database.
+    """
+    try:
+        from kaspix.server.app import create_app, run_server
     except ImportError as exc:
         raise KaspixError(f"the job server needs {exc.name}", hint='pip install "kaspix-core[serve]"') from None
-    click.echo(f"kaspix job server on http://{host}:{port}/ (data in {data_dir})", err=True)
-    uvicorn.run(create_app(data_dir, get_host()), host=host, port=port, log_level="warning")
+    from kaspix.server.guard import check_exposure, parse_size
+    from kaspix.server.jobs import default_max_jobs
+
+    token = token or None
+    check_exposure(host, token=token, insecure=insecure)
+    limit = parse_size(max_upload)
+    jobs = max_jobs or default_max_jobs()
+    runs = runs_dir or data_dir / "runs"
+    address = f"[{host}]" if ":" in host else host
+    access = "token required" if token else "no token"
+    click.echo(
+        f"kaspix job server on http://{address}:{port}/ (data in {data_dir}, runs in {runs}, {jobs} job(s) at once, {access})", err=True
+    )
+    app = create_app(data_dir, get_host(), runs_dir=runs, max_jobs=jobs, token=token, max_upload=limit, cancel_grace=cancel_grace)
+    run_server(app, host=host, port=port)
 
 
 def _short(value: Any) -> str:

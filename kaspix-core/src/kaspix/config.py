@@ -26,6 +26,9 @@ __all__ = [
 
 M = TypeVar("M", bound=BaseModel)
 
+#: libyaml's safe loader when PyYAML was built with it (about 6x faster on large files), else the pure-Python one.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class Config(BaseModel):
     """Base class for pipeline configs: unknown fields are errors, assignments are validated."""
@@ -80,7 +83,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
 def parse_yaml_mapping(text: str, *, source: str) -> dict[str, Any]:
     """Parse YAML text that must hold a mapping; errors name ``source``, the line and the column."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{source}, line {mark.line + 1}, column {mark.column + 1}" if mark else source

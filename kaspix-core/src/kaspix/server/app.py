@@ -1,118 +1,140 @@
-"""The FastAPI application: a JSON API over the job manager, and the single-page UI."""
+"""The FastAPI application: the API, the pages, the guard in front, one error body, and serving it."""
 
 from __future__ import annotations
 
-from importlib import resources
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from types import FrameType
 
-from fastapi import FastAPI, File, Form, HTTPException, UploadFile
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from kaspix.config import config_to_yaml
+from kaspix import __version__
 from kaspix.errors import KaspixError
 from kaspix.plugins import PluginHost
-from kaspix.runs import STATE_FILE, RunDirectory
-from kaspix.server.jobs import JobManager, JobNotFound
+from kaspix.server.api import api_router
+from kaspix.server.errors import ApiError, Problem
+from kaspix.server.events import EventHub
+from kaspix.server.guard import Guard
+from kaspix.server.jobs import DEFAULT_CANCEL_GRACE_S, JobManager
+from kaspix.server.pages import pages_router
+from kaspix.server.views import JobViews
 
-MAX_LOG_CHUNK = 256 * 1024
+__all__ = ["DEFAULT_MAX_UPLOAD", "create_app", "run_server"]
+
+log = logging.getLogger("kaspix.server")
+
+#: The largest upload (request body) accepted by default: 1 MiB.
+DEFAULT_MAX_UPLOAD = 1024 * 1024
+
+DESCRIPTION = """Start any installed plugin's pipeline, follow it live, cancel, resume, download its files.
+
+Every failure answers `{"status", "message", "field", "where", "hint", "problems"}`.
+With a token, send `Authorization: Bearer TOKEN` (or log in on the page for a session cookie).
+"""
 
 
-def create_app(data_dir: str | Path, host: PluginHost) -> FastAPI:
-    """Build the app; jobs, configs and run folders live under ``data_dir``."""
-    jobs = JobManager(data_dir, host)
-    app = FastAPI(title="kaspix job server")
-    app.state.jobs = jobs
+def create_app(
+    data_dir: str | Path,
+    host: PluginHost,
+    *,
+    runs_dir: str | Path | None = None,
+    max_jobs: int | None = None,
+    token: str | None = None,
+    max_upload: int = DEFAULT_MAX_UPLOAD,
+    cancel_grace: float = DEFAULT_CANCEL_GRACE_S,
+) -> FastAPI:
+    """Build the app; see :class:`~kaspix.server.jobs.JobManager` for the folders and the queue.
+
+    Jobs start being supervised (and queued ones started) when the app starts up.
+
+    Args:
+        data_dir: The job database, uploaded configs and console output.
+        host: The loaded plugins.
+        runs_dir: Where run folders go (default ``data_dir/runs``).
+        max_jobs: How many jobs run at once (default: 1 on up to 2 cores, else half the cores).
+        token: The token every request needs (None: none needed).
+        max_upload: The largest request body accepted, in bytes.
+        cancel_grace: Seconds between SIGINT, SIGTERM and SIGKILL when a job is cancelled.
+    """
+    manager = JobManager(data_dir, host, runs_dir=runs_dir, max_jobs=max_jobs, cancel_grace=cancel_grace)
+    views = JobViews(manager)
+    hub = EventHub(views)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await anyio.to_thread.run_sync(manager.start)
+        hub.start()
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await anyio.to_thread.run_sync(manager.close)
+
+    app = FastAPI(title="kaspix job server", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    app.state.jobs, app.state.views, app.state.hub = manager, views, hub
+    app.add_middleware(Guard, token=token, max_upload=max_upload)
+    _answer_errors_in_one_shape(app)
+    app.include_router(pages_router(token))
+    app.include_router(api_router(views, hub, max_upload=max_upload))
+    return app
+
+
+def _error_response(error: ApiError, headers: dict[str, str] | None = None) -> JSONResponse:
+    extra = dict(headers or {})
+    if error.status == 413:
+        extra["Connection"] = "close"  # the rest of the upload is not read
+    if error.status == 401:
+        extra["WWW-Authenticate"] = 'Bearer realm="kaspix"'
+    return JSONResponse(error.body(), status_code=error.status, headers=extra)
+
+
+def _answer_errors_in_one_shape(app: FastAPI) -> None:
+    @app.exception_handler(ApiError)
+    async def api_error(_request: Request, exc: ApiError) -> JSONResponse:
+        return _error_response(exc)
 
     @app.exception_handler(KaspixError)
-    async def user_error(_request: Any, exc: KaspixError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=404 if isinstance(exc, JobNotFound) else 400)
+    async def user_error(_request: Request, exc: KaspixError) -> JSONResponse:
+        return _error_response(ApiError.from_user_error(exc))
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        return resources.files("kaspix.server").joinpath("static/index.html").read_text(encoding="utf-8")
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        return _error_response(ApiError(exc.status_code, message), dict(exc.headers or {}))
 
-    @app.get("/api/pipelines")
-    def pipelines() -> list[dict[str, Any]]:
-        """Every registered pipeline with its default config as YAML."""
-        return [
-            {
-                "plugin": part.plugin,
-                "name": part.name,
-                "description": part.description,
-                "steps": part.obj.step_names,
-                "default_config": config_to_yaml(part.obj.config_model()),
-            }
-            for part in sorted(host.parts.pipelines, key=lambda p: (p.plugin, p.name))
-        ]
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for error in exc.errors():
+            loc = [str(p) for p in error.get("loc", ())]
+            where = ".".join(loc[1:] if loc and loc[0] in ("path", "query", "header", "body", "cookie") else loc)
+            problems.append(Problem(field=where or "(request)", message=str(error.get("msg", "invalid"))))
+        first = problems[0] if problems else Problem(field="(request)", message="invalid request")
+        return _error_response(ApiError(422, f"{first.field}: {first.message}", field=first.field, problems=problems))
 
-    @app.post("/api/jobs", status_code=201)
-    async def submit(
-        pipeline: Annotated[str, Form()],
-        plugin: Annotated[str | None, Form()] = None,
-        config_text: Annotated[str | None, Form()] = None,
-        config_file: Annotated[UploadFile | None, File()] = None,
-    ) -> dict[str, Any]:
-        """Start a pipeline with an uploaded YAML config (file or text; empty means defaults)."""
-        source = "config text"
-        text = config_text or ""
-        if config_file is not None and config_file.filename:
-            source = config_file.filename
-            try:
-                text = (await config_file.read()).decode("utf-8")
-            except UnicodeDecodeError:
-                raise KaspixError("the uploaded config is not UTF-8 text", where=source) from None
-        return jobs.submit(pipeline=pipeline, plugin=plugin, config_text=text, source=source).as_dict()
+    @app.exception_handler(Exception)
+    async def server_bug(_request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error", exc_info=exc)
+        return _error_response(
+            ApiError(500, f"internal server error ({type(exc).__name__})", hint="the server's console has the traceback")
+        )
 
-    @app.get("/api/jobs")
-    def list_jobs() -> list[dict[str, Any]]:
-        return [job.as_dict() for job in jobs.list()]
 
-    @app.get("/api/jobs/{job_id}")
-    def job_detail(job_id: int) -> dict[str, Any]:
-        """The job, with the run's steps and metrics once its run folder exists."""
-        job = jobs.get(job_id)
-        detail: dict[str, Any] = job.as_dict()
-        run_path = Path(job.run_dir)
-        if (run_path / STATE_FILE).is_file():
-            run = RunDirectory(run_path)
-            state = run.live_state()
-            detail.update(steps=state.steps, completed_steps=state.completed_steps, error=state.error, metrics=run.read_metrics())
-        return detail
+def run_server(app: FastAPI, *, host: str, port: int) -> None:
+    """Serve ``app`` with uvicorn until SIGINT or SIGTERM; open event streams are ended at once then."""
+    import uvicorn
 
-    @app.get("/api/jobs/{job_id}/log")
-    def job_log(job_id: int, offset: int = 0) -> dict[str, Any]:
-        """Log text from byte ``offset`` on; poll with the returned offset to follow it live."""
-        path = jobs.output_path(jobs.get(job_id))
-        if not path.is_file():
-            return {"text": "", "offset": offset}
-        with path.open("rb") as handle:
-            handle.seek(max(offset, 0))
-            chunk = handle.read(MAX_LOG_CHUNK)
-        return {"text": chunk.decode("utf-8", errors="replace"), "offset": max(offset, 0) + len(chunk)}
+    hub: EventHub = app.state.hub
 
-    @app.get("/api/jobs/{job_id}/files")
-    def job_files(job_id: int) -> list[dict[str, Any]]:
-        """Every file of the job's run folder (config, state, log, metrics, artifacts)."""
-        root = Path(jobs.get(job_id).run_dir)
-        if not root.is_dir():
-            return []
-        return [
-            {"path": p.relative_to(root).as_posix(), "size": p.stat().st_size}
-            for p in sorted(root.rglob("*"))
-            if p.is_file() and not p.name.startswith(".")
-        ]
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            hub.close_streams_soon()
+            super().handle_exit(sig, frame)
 
-    @app.get("/api/jobs/{job_id}/files/{relative:path}")
-    def download(job_id: int, relative: str) -> FileResponse:
-        root = Path(jobs.get(job_id).run_dir).resolve()
-        target = (root / relative).resolve()
-        if not target.is_relative_to(root) or not target.is_file():
-            raise HTTPException(status_code=404, detail=f"no file {relative!r} in job {job_id}")
-        return FileResponse(target, filename=target.name)
-
-    @app.post("/api/jobs/{job_id}/resume")
-    def resume(job_id: int) -> dict[str, Any]:
-        return jobs.resume(job_id).as_dict()
-
-    return app
+    Server(uvicorn.Config(app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3)).run()
