@@ -1,0 +1,136 @@
+"""Synthesized audio and the codec's data sources, on files the tests write."""
+
+from __future__ import annotations
+
+import sys
+from itertools import islice
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from kaspix import KaspixError
+from kaspix.testing import plugin_host
+from kaspix_cspace import plugin
+from kaspix_cspace.audio import write_wav
+from kaspix_cspace.codec_model import CodecModel
+from kaspix_cspace.sources import hf_stream, libritts, libritts_utterances, synth_music, synth_speech, wav_folder
+from kaspix_cspace.synth import music_like, speech_like
+
+FS = 8000
+
+
+@pytest.mark.parametrize("make", [speech_like, music_like])
+def test_synth_is_seeded_finite_and_normalized(make) -> None:
+    a = make(1.0, sample_rate=FS, seed=3)
+    assert a.dtype == np.float32 and a.shape == (FS,)
+    assert np.array_equal(a, make(1.0, sample_rate=FS, seed=3))
+    assert not np.array_equal(a, make(1.0, sample_rate=FS, seed=4))
+    peak = np.abs(a).max()
+    assert 10 ** (-12 / 20) - 1e-6 <= peak <= 10 ** (-1 / 20) + 1e-6
+
+
+def test_speech_like_has_pauses_and_voiced_harmonics() -> None:
+    x = speech_like(4.0, sample_rate=FS, seed=0).astype(np.float64)
+    frames = x[: len(x) // 160 * 160].reshape(-1, 160)
+    rms = np.sqrt((frames**2).mean(axis=1))
+    assert (rms < 0.02 * rms.max()).mean() > 0.05  # silent gaps between syllables/words
+    spectrum = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1 / FS)
+    assert spectrum[(freqs > 70) & (freqs < 1000)].sum() > 0.5 * spectrum.sum()  # energy where f0 and F1 live
+
+
+def test_synth_source_yields_seeded_segments() -> None:
+    source = synth_speech(sample_rate=FS, segment_samples=400, seed=1, pool_seconds=2.0, clip_seconds=1.0)
+    first = list(islice(source, 5))
+    again = list(islice(source, 5))
+    assert all(s.dtype == torch.float32 and s.shape == (400,) for s in first)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    other = synth_speech(sample_rate=FS, segment_samples=400, seed=2, pool_seconds=2.0, clip_seconds=1.0)
+    assert not np.array_equal(source.clips[0], other.clips[0])
+    music = synth_music(sample_rate=FS, segment_samples=400, seed=1, pool_seconds=1.0, clip_seconds=1.0)
+    assert next(iter(music)).shape == (400,)
+
+
+def test_wav_folder_is_recursive_resamples_and_pads_short_files(tmp_path: Path) -> None:
+    write_wav(tmp_path / "a.wav", 0.5 * np.ones(2 * FS, dtype=np.float32), FS)
+    write_wav(tmp_path / "sub" / "deeper" / "b.WAV", np.full(FS, -0.5, dtype=np.float32), 2 * FS)  # another rate
+    write_wav(tmp_path / "sub" / "short.wav", np.full(100, 0.25, dtype=np.float32), FS)
+    (tmp_path / "notes.txt").write_text("not audio")
+    source = wav_folder(tmp_path, sample_rate=FS, segment_samples=300, seed=0)
+    assert [p.name for p in source.paths] == ["a.wav", "b.WAV", "short.wav"]
+    assert source.total_seconds == pytest.approx(2.5 + 100 / FS)
+    assert source.load(1).shape == (FS // 2,)  # 1 s at 16 kHz resampled to 8 kHz
+    segments = list(islice(source, 300))
+    assert {0.5, -0.5, 0.25} <= {round(float(s[0]), 2) for s in segments}
+    padded = next(s for s in segments if round(float(s[0]), 2) == 0.25)  # the short file, zero-padded on the right
+    assert torch.allclose(padded[:100], torch.tensor(0.25), atol=1e-3) and not padded[100:].any()
+
+
+def test_wav_folder_errors(tmp_path: Path) -> None:
+    with pytest.raises(KaspixError, match="not found"):
+        wav_folder(tmp_path / "missing", sample_rate=FS, segment_samples=10)
+    with pytest.raises(KaspixError, match="no audio files"):
+        wav_folder(tmp_path, sample_rate=FS, segment_samples=10)
+    (tmp_path / "bad.wav").write_bytes(b"RIFF nonsense")
+    with pytest.raises(KaspixError, match="not a readable audio file"):
+        wav_folder(tmp_path, sample_rate=FS, segment_samples=10)
+
+
+def _libritts_tree(root: Path) -> None:
+    """A tiny LibriTTS copy: two subsets, three speakers, transcripts beside the audio."""
+    layout = {
+        "dev-clean": [("84", "121123", 2), ("174", "50561", 1)],
+        "train-clean-100": [("19", "198", 2)],
+    }
+    for subset, speakers in layout.items():
+        for speaker, chapter, count in speakers:
+            folder = root / subset / speaker / chapter
+            for i in range(count):
+                uid = f"{speaker}_{chapter}_{i:06d}_000000"
+                audio = np.sin(2 * np.pi * 200 * (1 + i) * np.arange(FS // 2) / FS).astype(np.float32) * 0.5
+                write_wav(folder / f"{uid}.wav", audio, FS)
+                (folder / f"{uid}.normalized.txt").write_text(f"Text {uid}.", encoding="utf-8")
+                (folder / f"{uid}.original.txt").write_text(f"text {uid}", encoding="utf-8")
+    (root / "train-clean-100" / "19" / "198" / "19_198.trans.tsv").write_text("ignored\n")
+    write_wav(root / "dev-clean" / "84" / "121123" / "stray.wav", np.zeros(10, np.float32), FS)  # not an utterance id
+
+
+def test_libritts_reads_the_directory_layout(tmp_path: Path) -> None:
+    _libritts_tree(tmp_path)
+    everything = libritts_utterances(tmp_path)
+    assert [u.id for u in everything] == [
+        "174_50561_000000_000000",
+        "19_198_000000_000000",
+        "19_198_000001_000000",
+        "84_121123_000000_000000",
+        "84_121123_000001_000000",
+    ]
+    first = everything[1]
+    assert (first.subset, first.speaker, first.chapter) == ("train-clean-100", "19", "198")
+    assert first.text_normalized == "Text 19_198_000000_000000." and first.text_original == "text 19_198_000000_000000"
+    source = libritts(tmp_path, sample_rate=FS, segment_samples=1000, seed=0, subsets=["dev-clean"], speakers=["84"])
+    assert [u.id for u in source.utterances] == ["84_121123_000000_000000", "84_121123_000001_000000"]
+    segment = next(iter(source))
+    assert segment.shape == (1000,) and segment.dtype == torch.float32 and 0.4 < segment.abs().max() <= 0.5
+    with pytest.raises(KaspixError, match="subset"):
+        libritts_utterances(tmp_path, subsets=["test-other"])
+    with pytest.raises(KaspixError, match="no LibriTTS utterances"):
+        libritts_utterances(tmp_path, speakers=["9999"])
+
+
+def test_hf_stream_without_the_extra_names_the_pip_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "datasets", None)  # import fails as if not installed
+    with pytest.raises(KaspixError, match=r"kaspix-cspace\[hf\]"):
+        hf_stream(segment_samples=100)
+
+
+def test_sources_and_the_codec_are_registered_parts(tmp_path: Path) -> None:
+    _libritts_tree(tmp_path)
+    with plugin_host(plugin, name="cspace") as host:
+        source = host.parts.data_sources.build("libritts", tmp_path, sample_rate=FS, segment_samples=200, seed=0)
+        assert len(source.utterances) == 5 and next(iter(source)).shape == (200,)
+        speech = host.parts.data_sources.build("cspace:synth_speech", sample_rate=FS, segment_samples=200, pool_seconds=1.0)
+        assert next(iter(speech)).shape == (200,)
+        model = host.parts.models.build("cspace_codec", sample_rate=FS, strides=[4, 4], channels=4, latent_channels=4)
+        assert isinstance(model, CodecModel) and model.latent_rate == FS / 4
