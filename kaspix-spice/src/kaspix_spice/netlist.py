@@ -32,7 +32,8 @@ from kaspix import KaspixError
 #: SPICE scale suffixes (case-insensitive); ``meg`` and ``mil`` are checked before single letters.
 SCALE = {"t": 1e12, "g": 1e9, "meg": 1e6, "k": 1e3, "mil": 25.4e-6, "m": 1e-3, "u": 1e-6, "n": 1e-9, "p": 1e-12, "f": 1e-15}
 _NUMBER = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?)(meg|mil|[tgkmunpf])?([a-z]*)$", re.IGNORECASE)
-_PARAM_PAIR = re.compile(r"([A-Za-z_][\w]*)\s*=\s*(\{[^}]*\}|'[^']*'|\S+)")
+#: One `name=value` pair of a `.param` line (value: number, {expression} or quoted text).
+PARAM_PAIR = re.compile(r"([A-Za-z_][\w]*)\s*=\s*(\{[^}]*\}|'[^']*'|\S+)")
 _RANGE = re.compile(r"range\s*[:=]?\s*(\S+?)\s*\.\.\s*(\S+)(?:\s+(log|lin))?", re.IGNORECASE)
 #: ``E1 out 0 VOLTAGE ( a b ) 1e5``, a spelling ngspice rejects, is rewritten as ``E1 out 0 a b 1e5``.
 _VOLTAGE_CONTROL = re.compile(r"\bVOLTAGE\s*\(\s*([^\s,()]+)\s*,?\s*([^\s,()]+)\s*\)", re.IGNORECASE)
@@ -274,7 +275,7 @@ def check_template_text(text: str, path: Path, ranges: dict[str, tuple[float, fl
         elif word == ".ends":
             in_subckt = False
         elif word in (".param", ".parameter", ".params"):
-            for name, raw in _PARAM_PAIR.findall(code[len(word) :]):
+            for name, raw in PARAM_PAIR.findall(code[len(word) :]):
                 if raw.startswith(("{", "'")):
                     derived.append(name)
                     continue
