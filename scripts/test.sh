@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit tests, every package's pytest suite, and each plugin installed alone.
+# The whole test suite: Rust unit tests; each package installed alone (tox) running its own pytest
+# suite; then, in the development environment, the tests marked `integration`, which need several
+# packages together (they skip in the single-package environments). `pytest` alone runs everything.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 source scripts/rust_toolchain.sh
@@ -13,5 +15,5 @@ if [ -f kaspix-esn-rs/Cargo.toml ]; then
 fi
 echo "== each package installed alone (tox)"
 .venv/bin/tox run-parallel --parallel 2 --parallel-no-spinner -q
-echo "== pytest (all packages)"
-.venv/bin/python -m pytest "$@"
+echo "== pytest -m integration (packages together)"
+.venv/bin/python -m pytest -m integration "$@"

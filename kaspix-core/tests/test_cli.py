@@ -85,6 +85,7 @@ def test_user_mistakes_exit_2_without_traceback(tmp_path) -> None:
             assert result.stderr.startswith("error: ")
 
 
+@pytest.mark.integration
 def test_installed_example_plugin_is_discovered(kaspix_cli) -> None:
     pytest.importorskip("kaspix_example_rc", reason="the example plugin is not installed in this environment")
     result = kaspix_cli(["plugins", "--json"])

@@ -215,6 +215,7 @@ def test_real_entry_points_clash_never_disables_a_plugin(plugin_env, kaspix_cli)
     assert command.returncode == 0 and command.stdout == "inspected x\n"
 
 
+@pytest.mark.integration
 def test_clash_with_the_installed_spice_plugin(plugin_env) -> None:
     pytest.importorskip("kaspix_spice")
     env = plugin_env("kaspix-bclash", {"bclash": "aclash_plugin"}, CLASH_MODULES)

@@ -19,6 +19,7 @@ def guide_imports() -> list[tuple[str, str]]:
 
 
 @pytest.mark.skipif(not GUIDE.is_file(), reason="needs the repository's docs/")
+@pytest.mark.integration  # kaspix.training's exports need torch, which the core alone does not install
 def test_every_name_the_guide_imports_is_exported() -> None:
     pairs = guide_imports()
     assert ("kaspix", "RegisterPart") in pairs and ("kaspix.testing", "plugin_host") in pairs

@@ -321,6 +321,7 @@ def register_seeded(register):
     register(Pipeline("seeded", SeededConfig, (Step("build", build), Step("train", train))))
 
 
+@pytest.mark.integration
 def test_seeded_torch_pipeline_reruns_bit_for_bit(tmp_path: Path) -> None:
     pytest.importorskip("torch")
     plugin = types.SimpleNamespace(register_pipelines=register_seeded)
@@ -351,6 +352,7 @@ def register_pipelines(register):
 """
 
 
+@pytest.mark.integration
 def test_torch_imported_inside_a_step_is_seeded_from_the_config(tmp_path: Path, plugin_env, kaspix_cli) -> None:
     pytest.importorskip("torch")
     env = plugin_env("kaspix-lazy-torch", {"lazytorch": "lazy_torch_plugin"}, {"lazy_torch_plugin": LAZY_TORCH_PLUGIN})

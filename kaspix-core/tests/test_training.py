@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.integration  # torch is kaspix-core[train], not installed with the core alone
 torch = pytest.importorskip("torch")
 
 from kaspix.errors import KaspixError  # noqa: E402

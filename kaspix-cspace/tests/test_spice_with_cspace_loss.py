@@ -8,6 +8,7 @@ import pytest
 from kaspix.testing import plugin_host, run_pipeline
 from kaspix_cspace import plugin
 
+pytestmark = pytest.mark.integration
 pytest.importorskip("kaspix_spice")
 
 TINY = [

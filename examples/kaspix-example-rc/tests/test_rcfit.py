@@ -27,6 +27,7 @@ def test_bad_config_is_a_clear_cli_error(tmp_path) -> None:
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.integration
 def test_with_a_part_of_another_plugin(tmp_path) -> None:
     pytest.importorskip("kaspix_spice")
     torch = pytest.importorskip("torch")
