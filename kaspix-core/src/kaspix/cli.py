@@ -6,6 +6,7 @@ Plugin commands appear as ``kaspix <plugin> <command>``. Nothing here imports to
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -311,6 +312,10 @@ def _short(value: Any) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``kaspix`` script."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # Started from a shell's background job (which ignores SIGINT): Ctrl-C and the job server's
+        # cancel must still stop a run cleanly, recorded as interrupted and resumable.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         cli.main(args=argv, prog_name="kaspix", standalone_mode=True)
     except KaspixError as exc:  # raised while plugins load (strict mode) or outside a command
