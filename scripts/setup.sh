@@ -18,7 +18,7 @@ if [ -f kaspix-esn-rs/Cargo.toml ]; then
 fi
 
 # -- system packages -----------------------------------------------------------
-APT_PACKAGES=(ngspice libngspice0 chromium)
+APT_PACKAGES=(ngspice libngspice0 chromium dataset-fashion-mnist)
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c "import ensurepip, venv" 2>/dev/null || APT_PACKAGES+=(python3-venv)
 missing=()
