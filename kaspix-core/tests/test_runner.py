@@ -362,3 +362,20 @@ def test_torch_imported_inside_a_step_is_seeded_from_the_config(tmp_path: Path, 
         assert result.returncode == 0, result.stderr
         weights.append(json.loads((tmp_path / name / "metrics.json").read_text())["weights"])
     assert weights[0] == weights[1] and weights[0] != weights[2]
+
+
+def test_from_step_reruns_a_completed_run_from_that_step(tmp_path: Path) -> None:
+    with plugin_host(PLUGIN, name="counter"):
+        assert invoke(["run", "--plugin", "counter", "--out", str(tmp_path / "r")]).exit_code == 0
+        wrong = invoke(["run", "--resume", str(tmp_path / "r"), "--from-step", "secnd"])
+        assert wrong.exit_code == 2 and "did you mean 'second'" in wrong.stderr
+        alone = invoke(["run", "--plugin", "counter", "--from-step", "second"])
+        assert alone.exit_code == 2 and "use it with --resume" in alone.stderr
+        calls.clear()
+        again = invoke(["run", "--resume", str(tmp_path / "r"), "--from-step", "second", "--set", "start=5"])
+        assert again.exit_code == 0, again.output
+    assert calls == ["second", "third"]  # "first" is reused: its artifact still holds start=1
+    state = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert state["status"] == "completed" and state["completed_steps"] == ["first", "second", "third"]
+    assert state["changes"][0]["rerun_from"] == "second" and state["changes"][1]["set"] == {"start": {"from": 1, "to": 5}}
+    assert "running again from step 'second'" in (tmp_path / "r" / "run.log").read_text()

@@ -105,6 +105,12 @@ def cli() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Continue an interrupted or failed run at its first unfinished step (--set may change its config).",
 )
+@click.option(
+    "--from-step",
+    "from_step",
+    metavar="STEP",
+    help="With --resume: run again from this step (also of a completed run), reusing earlier steps' artifacts.",
+)
 def run(
     plugin: str | None,
     pipeline: str | None,
@@ -113,6 +119,7 @@ def run(
     out: Path | None,
     runs_dir: Path,
     resume: Path | None,
+    from_step: str | None,
 ) -> None:
     """Run a pipeline into a fresh run folder, or resume one."""
     from kaspix.runner import StepFailed, resume_run, start_run
@@ -127,8 +134,10 @@ def run(
                     f"--resume continues a run in its own folder with its own pipeline and config; {', '.join(refused)} cannot change that",
                     hint=f"drop {', '.join(refused)}; to change a config field for the remaining steps use --resume DIR --set a.b=VALUE",
                 )
-            result = resume_run(host, resume, overrides)
+            result = resume_run(host, resume, overrides, from_step=from_step)
         else:
+            if from_step is not None:
+                raise KaspixError("--from-step reruns part of an existing run", hint="use it with --resume RUN_FOLDER")
             result = start_run(
                 host, plugin=plugin, pipeline=pipeline, config_path=config_path, overrides=overrides, out=out, runs_dir=runs_dir
             )

@@ -16,7 +16,7 @@ from kaspix import __version__
 from kaspix.atomic import atomic_write_text
 from kaspix.config import config_to_yaml, load_config, parse_override
 from kaspix.context import RunContext
-from kaspix.errors import KaspixError
+from kaspix.errors import KaspixError, did_you_mean
 from kaspix.pipeline import Pipeline
 from kaspix.plugins import PluginHost
 from kaspix.progress import is_interactive
@@ -76,7 +76,7 @@ def start_run(
         return execute(run, spec, config, host, state)
 
 
-def resume_run(host: PluginHost, run_path: str | Path, overrides: Iterable[str] = ()) -> RunResult:
+def resume_run(host: PluginHost, run_path: str | Path, overrides: Iterable[str] = (), *, from_step: str | None = None) -> RunResult:
     """Continue a run at its first unfinished step, with the config it was started with.
 
     Args:
@@ -85,6 +85,8 @@ def resume_run(host: PluginHost, run_path: str | Path, overrides: Iterable[str] 
         overrides: ``a.b=value`` changes to the run's config (e.g. to fix what made a step fail).
             They are validated, written to ``config.yaml`` and recorded in ``run.json``
             (``changes``) and the log; steps already completed are not run again.
+        from_step: Run again from this step (also of a completed run): it and every later step
+            are marked unfinished (recorded in ``changes``); earlier steps' artifacts are reused.
 
     Raises:
         RunInUseError: another live process is running this folder.
@@ -103,10 +105,28 @@ def resume_run(host: PluginHost, run_path: str | Path, overrides: Iterable[str] 
         overrides = list(overrides)
         config = load_config(spec.config_model, run.config_path, overrides)
         notes = []
+        if from_step is not None:
+            _rerun_from(run, state, from_step)
+            notes.append(f"running again from step {from_step!r}")
         if overrides:
             change = _record_config_change(run, state, load_config(spec.config_model, run.config_path), config, overrides)
             notes.append(f"config changed on resume: {change}")
         return execute(run, spec, config, host, state, notes)
+
+
+def _rerun_from(run: RunDirectory, state: RunState, step: str) -> None:
+    """Mark ``step`` and every later step unfinished, and record it in ``run.json``."""
+    if step not in state.steps:
+        suggestion = did_you_mean(step, state.steps)
+        raise KaspixError(
+            f"the run has no step {step!r}" + (f"; {suggestion}" if suggestion else ""),
+            where="--from-step",
+            hint=f"its steps are: {', '.join(state.steps)}",
+        )
+    later = set(state.steps[state.steps.index(step) :])
+    state.completed_steps = [s for s in state.completed_steps if s not in later]
+    state.changes.append({"time": now_iso(), "rerun_from": step})
+    run.write_state(state)
 
 
 def _record_config_change(run: RunDirectory, state: RunState, before: BaseModel, after: BaseModel, overrides: list[str]) -> dict[str, Any]:
