@@ -156,19 +156,8 @@ def register_pipelines(register):
 
 def test_interrupted_process_resumes_at_the_unfinished_step(tmp_path: Path, plugin_env, kaspix_cli) -> None:
     env = plugin_env("kaspix-slow", {"slow": "slow_plugin"}, {"slow_plugin": SLOW_PLUGIN})
-    marker = tmp_path / "marker"
-    out = tmp_path / "run"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "kaspix", "run", "--plugin", "slow", "--set", f"marker={marker}", "--out", str(out)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), process.stderr.read() if process.poll() is not None else "step never started"
+    marker, out = tmp_path / "marker", tmp_path / "run"
+    process = _start_slow(env, marker, out)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr

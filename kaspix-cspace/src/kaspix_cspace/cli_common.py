@@ -37,6 +37,7 @@ __all__ = [
     "input_wav_path",
     "json_option",
     "load_input",
+    "noisy_copy_options",
     "out_option",
     "sample_rate_option",
     "to_jsonable",
@@ -58,6 +59,21 @@ def out_option(default_name: str) -> Callable[[F], F]:
         show_default=True,
         help="PNG file to write (its folder is created).",
     )
+
+
+def noisy_copy_options(function: F) -> F:
+    """The robustness commands' target: ``--shift`` (delay), ``--snr`` (noise), ``--seed``, ``--radius`` (excerpt)."""
+    options = (
+        click.option(
+            "--shift", type=click.IntRange(min=0), default=37, show_default=True, help="Delay (samples) of the noisy copy searched."
+        ),
+        click.option("--snr", "snr_db", type=float, default=20.0, show_default=True, help="SNR (dB) of the noisy copy."),
+        click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise."),
+        click.option("--radius", type=click.IntRange(min=1), help="Search --at +- RADIUS samples (default 0.5 s)."),
+    )
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
 def json_option(function: F) -> F:

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from kaspix_cspace.cli_common import at_option, emit, json_option, load_input, out_option, sample_rate_option
+from kaspix_cspace.cli_common import at_option, emit, json_option, load_input, noisy_copy_options, out_option, sample_rate_option
 
 __all__ = ["ANALYSIS_COMMANDS"]
 
@@ -97,10 +97,7 @@ def search_command(
 @click.command("robustness")
 @click.argument("file")
 @at_option()
-@click.option("--shift", type=click.IntRange(min=0), default=37, show_default=True, help="Delay (samples) of the noisy copy searched.")
-@click.option("--snr", "snr_db", type=float, default=20.0, show_default=True, help="SNR (dB) of the noisy copy.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
-@click.option("--radius", type=click.IntRange(min=1), help="Search --at +- RADIUS samples (default 0.5 s).")
+@noisy_copy_options
 @sample_rate_option
 @out_option("cspace_robustness.png")
 @json_option

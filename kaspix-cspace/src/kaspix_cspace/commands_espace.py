@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from kaspix_cspace.cli_common import at_option, emit, json_option, load_input, out_option, sample_rate_option
+from kaspix_cspace.cli_common import at_option, emit, json_option, load_input, noisy_copy_options, out_option, sample_rate_option
 
 __all__ = ["ESPACE_COMMANDS"]
 
@@ -112,10 +112,7 @@ def esn_search_command(
 @click.command("esn-robustness")
 @click.argument("file")
 @at_option()
-@click.option("--shift", type=click.IntRange(min=0), default=37, show_default=True, help="Delay (samples) of the noisy copy searched.")
-@click.option("--snr", "snr_db", type=float, default=20.0, show_default=True, help="SNR (dB) of the noisy copy.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the noise.")
-@click.option("--radius", type=click.IntRange(min=1), help="Search --at +- RADIUS samples (default 0.5 s).")
+@noisy_copy_options
 @click.option(
     "--precision", type=click.Choice(["float64", "float32"]), default="float64", show_default=True, help="Float type of the states."
 )
