@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import subprocess
 import sys
@@ -10,8 +9,6 @@ import sys
 import numpy as np
 import pytest
 import soundfile as sf
-from kaspix.testing import invoke, plugin_host
-from kaspix_cspace import plugin
 from kaspix_cspace.audio import write_wav
 
 RATE = 24_000
@@ -29,19 +26,7 @@ def wav(tmp_path_factory) -> str:
     return str(path)
 
 
-def run(*args: str) -> tuple[int, str]:
-    with plugin_host(plugin, name="cspace"):
-        result = invoke(["cspace", *args])
-    return result.exit_code, result.output
-
-
-def run_json(*args: str) -> dict:
-    code, output = run(*args, "--json")
-    assert code == 0, output
-    return json.loads(output[output.index("{") :])
-
-
-def test_spectrogram_and_search(wav, tmp_path) -> None:
+def test_spectrogram_and_search(wav, tmp_path, run_json, run) -> None:
     code, output = run("spectrogram", wav, "--at", "14400", "--out", str(tmp_path / "spec.png"))
     assert code == 0, output
     assert "64 oscillators 20..10800 Hz" in output and (tmp_path / "spec.png").stat().st_size > 10_000
@@ -55,7 +40,7 @@ def test_spectrogram_and_search(wav, tmp_path) -> None:
     assert code == 0 and "best match (forward + backward): sample 14400" in output, output
 
 
-def test_landscape_quantize_drift_robustness(wav, tmp_path) -> None:
+def test_landscape_quantize_drift_robustness(wav, tmp_path, run_json, run) -> None:
     landscape = run_json(
         "landscape", wav, "--at", "9000", "--length", "2048", "--max-shift", "48", "--step", "8", "--out", str(tmp_path / "l.png")
     )
@@ -71,7 +56,7 @@ def test_landscape_quantize_drift_robustness(wav, tmp_path) -> None:
     assert "exact matches: itself 13/13" in output and (tmp_path / "r.png").is_file()
 
 
-def test_stereo_and_other_rates_follow_the_policy(wav, tmp_path, caplog) -> None:
+def test_stereo_and_other_rates_follow_the_policy(wav, tmp_path, caplog, run_json, run) -> None:
     audio, _ = sf.read(wav, dtype="float32")
     sf.write(tmp_path / "stereo48k.wav", np.repeat(np.stack([audio, audio], 1), 2, axis=0), 2 * RATE)
     with caplog.at_level(logging.WARNING, logger="kaspix_cspace.audio"):
@@ -83,7 +68,7 @@ def test_stereo_and_other_rates_follow_the_policy(wav, tmp_path, caplog) -> None
     assert abs(result["sum_match"] - 12000) <= 1  # the target is resampled to the query's rate
 
 
-def test_bad_inputs_are_one_clear_error_with_exit_code_2(wav, tmp_path) -> None:
+def test_bad_inputs_are_one_clear_error_with_exit_code_2(wav, tmp_path, run) -> None:
     (tmp_path / "notes.wav").write_text("not audio at all")
     sf.write(tmp_path / "empty.wav", np.zeros(0, np.float32), RATE)
     cases = [

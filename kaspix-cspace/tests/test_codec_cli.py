@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from kaspix.testing import invoke, plugin_host
-from kaspix_cspace import plugin
 from kaspix_cspace.audio import read_wav, write_wav
 from kaspix_cspace.synth import music_like, speech_like
 
@@ -16,20 +13,8 @@ FS = 8000
 TINY_MODEL = "model={strides: [4, 4], channels: 4, max_channels: 8, latent_channels: 4, res_blocks: 0}"
 
 
-def run(*args: str) -> tuple[int, str]:
-    with plugin_host(plugin, name="cspace"):
-        result = invoke(["cspace", *args])
-    return result.exit_code, result.output
-
-
-def run_json(*args: str) -> dict:
-    code, output = run(*args, "--json")
-    assert code == 0, output
-    return json.loads(output[output.index("{") :])
-
-
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def trained(tmp_path_factory: pytest.TempPathFactory, run_json) -> dict:
     """A codec trained for 4 steps on a WAV folder, with a validation file."""
     root = tmp_path_factory.mktemp("codec")
     for i in range(3):
@@ -66,7 +51,7 @@ def test_train_codec_writes_the_codec_and_checkpoint_reconstructions(trained: di
     assert result["validation"] == str(trained["validation"])
 
 
-def test_codec_and_fidelity_commands(trained: dict, tmp_path: Path) -> None:
+def test_codec_and_fidelity_commands(trained: dict, tmp_path: Path, run_json, run) -> None:
     long = tmp_path / "music.wav"
     write_wav(long, music_like(3.0, sample_rate=FS, seed=1), FS)
     out = tmp_path / "out.wav"
@@ -81,7 +66,7 @@ def test_codec_and_fidelity_commands(trained: dict, tmp_path: Path) -> None:
     assert code == 0 and "CSpace error 0 " in output, output
 
 
-def test_bad_inputs_are_clear_errors(trained: dict, tmp_path: Path) -> None:
+def test_bad_inputs_are_clear_errors(trained: dict, tmp_path: Path, run) -> None:
     good = str(trained["validation"])
     codec = str(trained["root"] / "out" / "codec.pt")
     not_wav = tmp_path / "notes.wav"

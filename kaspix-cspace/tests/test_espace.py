@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
-from kaspix.testing import invoke, plugin_host
-from kaspix_cspace import plugin
 from kaspix_cspace.audio import write_wav
 from kaspix_cspace.espace import EsnSpec, esn_distance_curve, esn_states, iter_esn_states, query_state
 from kaspix_cspace.search import distance_curve, runner_up_margin
@@ -41,19 +38,7 @@ def wavs(tmp_path_factory) -> dict[str, str]:
     return {name: str(path) for name, path in paths.items()}
 
 
-def run(*args: str) -> tuple[int, str]:
-    with plugin_host(plugin, name="cspace"):
-        result = invoke(["cspace", *args])
-    return result.exit_code, result.output
-
-
-def run_json(*args: str) -> dict:
-    code, output = run(*args, "--json")
-    assert code == 0, output
-    return json.loads(output[output.index("{") :])
-
-
-def test_search_finds_the_query_sample_itself_and_known_shifts(wavs, tmp_path) -> None:
+def test_search_finds_the_query_sample_itself_and_known_shifts(wavs, tmp_path, run_json, run) -> None:
     code, output = run("esn-search", wavs["audio"], wavs["audio"], "--at", str(AT), "--out", str(tmp_path / "self.png"))
     assert code == 0, output
     assert f"best match: sample {AT} (distance 0, offset +0 from --at)" in output
@@ -71,7 +56,7 @@ def test_search_finds_the_query_sample_itself_and_known_shifts(wavs, tmp_path) -
         assert result["best_match"] == 9100 + 123 and result["precision"] == precision and result["units"] == int(units)
 
 
-def test_spectrogram_draws_the_states_and_marks_the_sample(wavs, tmp_path) -> None:
+def test_spectrogram_draws_the_states_and_marks_the_sample(wavs, tmp_path, run_json, run) -> None:
     code, output = run("esn-spectrogram", wavs["audio"], "--at", str(AT), "--out", str(tmp_path / "spec.png"))
     assert code == 0, output
     assert "24000 samples at 24000 Hz, 64 units (leak rates 0.01..1, float64), plotted every 12 samples" in output
@@ -83,7 +68,7 @@ def test_spectrogram_draws_the_states_and_marks_the_sample(wavs, tmp_path) -> No
     assert 0 < result["peak_abs_state"] < 1
 
 
-def test_robustness_table_over_sizes_seeds_and_sparsity(wavs, tmp_path) -> None:
+def test_robustness_table_over_sizes_seeds_and_sparsity(wavs, tmp_path, run_json, run) -> None:
     result = run_json("esn-robustness", wavs["audio"], "--at", str(AT), "--radius", "6000", "--out", str(tmp_path / "r.png"))
     rows = result["rows"]
     assert [row["n_units"] for row in rows[:5]] == [16, 32, 64, 128, 256]
@@ -111,7 +96,7 @@ def test_chunked_states_equal_one_pass_bit_for_bit() -> None:
     assert abs(rival - 2_500) >= 12 and margin == pytest.approx(curve[rival] / np.median(curve))
 
 
-def test_bad_inputs_are_one_clear_error_with_exit_code_2(wavs, tmp_path) -> None:
+def test_bad_inputs_are_one_clear_error_with_exit_code_2(wavs, tmp_path, run) -> None:
     (tmp_path / "notes.wav").write_text("not audio at all")
     write_wav(tmp_path / "short.wav", np.zeros(100), RATE)
     cases = [
