@@ -1,4 +1,12 @@
-"""Atomic file writes: write a temporary file beside the target, then rename it into place."""
+"""Atomic file writes: write a temporary file beside the target, then rename it into place.
+
+For bytes, text and JSON use the ``atomic_write_*`` functions; for a library that writes a file
+itself (h5py, ``torch.save``, matplotlib), :func:`atomic_path` hands it a temporary path::
+
+    with atomic_path(out_dir / "dataset.h5") as tmp:
+        with h5py.File(tmp, "w") as f:
+            ...
+"""
 
 from __future__ import annotations
 
@@ -6,10 +14,12 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
 
 _UMASK_LOCK = threading.Lock()
 
@@ -22,25 +32,35 @@ def _current_umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it.
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` to write to; renamed onto ``path`` when the block succeeds.
 
-    The file gets the permissions a plain ``open(path, "w")`` would give it (``0666`` less the umask).
+    Readers see the old file or the new one, never half of it. If the block raises, the temporary
+    file is removed and ``path`` is untouched. The file gets the permissions a plain
+    ``open(path, "w")`` would give it (``0666`` less the umask), and is flushed to disk before
+    the rename.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
     try:
-        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600; give what open() would
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; give what open() would
+        with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half of it."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
