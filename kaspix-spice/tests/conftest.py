@@ -32,11 +32,37 @@ run
 
 
 @pytest.fixture
-def real_style(tmp_path: Path) -> Path:
+def real_style(write_cir) -> Path:
     """A netlist written the way real ones are: comments in Spanish, AC source, braces, own analyses."""
-    path = tmp_path / "universal.cir"
-    path.write_text(REAL_STYLE, encoding="utf-8")
-    return path
+    return write_cir(REAL_STYLE, "universal.cir")
+
+
+BUCK = """* Buck converter driven by its own supply and gate sources
+* Rango sugerido Duty: 0.2 a 0.8 (20% a 80%)
+.param D=0.5
+.param V_in_val=12 ; tensión de entrada, range 9..15 lin
+.param T_sw=10u ; periodo de conmutación (Rango sugerido: 5u - 20u)
+.param L_val=100u ; range 47u..220u
+.param C_val=22u ; range 10u..47u
+.param R_load=5 ; range 3..10
+Vin input 0 DC {V_in_val}
+Vgate gate 0 PULSE(0 5 0 10n 10n {D*T_sw} {T_sw})
+S1 input sw gate 0 SW
+.model SW SW(Ron=10m Roff=10Meg Vt=2.5 Vh=0.1)
+D1 0 sw DSCH
+.model DSCH D(Is=1e-6 Rs=10m N=1 Cjo=10p)
+L1 sw output {L_val}
+C1 output 0 {C_val}
+Rload output 0 {R_load}
+.tran 0.1u 1m
+.end
+"""
+
+
+@pytest.fixture
+def buck_converter(write_cir) -> Path:
+    """A switching converter driven by its own supply and gate sources, with knobs in its Vin line and PULSE."""
+    return write_cir(BUCK, "buck.cir")
 
 
 @pytest.fixture

@@ -30,9 +30,14 @@ def ngspice_available() -> bool:
 def ac_netlist(
     template: Template, values: dict[str, float] | None, *, f_start: float, f_stop: float, per_decade: int, out: Path
 ) -> list[str]:
-    """The netlist lines of an AC sweep of ``template`` that writes ``v(output)`` to ``out``."""
+    """The netlist lines of an AC sweep of ``template`` that writes ``v(output)`` to ``out``.
+
+    The transient's shunt resistors (``.options rshunt``) are left out: this sweep checks the exact
+    small-signal response.
+    """
     lines = template.render(values or {}, step=1.0, stop=1.0)
-    kept = [line for line in lines if not line.startswith(("Vin input 0 external", ".save", ".tran")) and line.strip().lower() != ".end"]
+    dropped = ("Vin input 0 external", ".save", ".tran", ".options rshunt")
+    kept = [line for line in lines if not line.startswith(dropped) and line.strip().lower() != ".end"]
     return [
         *kept,
         "Vin input 0 DC 0 AC 1",
