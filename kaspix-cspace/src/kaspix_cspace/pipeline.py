@@ -24,7 +24,7 @@ from kaspix import KaspixError, Pipeline, RunContext, Step
 
 from kaspix_cspace.pipeline_config import CSpaceStudyConfig
 
-__all__ = ["PIPELINE", "fingerprint_of"]
+__all__ = ["PIPELINE"]
 
 Ctx = RunContext[CSpaceStudyConfig]
 
@@ -182,6 +182,8 @@ def codecs_step(ctx: Ctx) -> None:
     """
     import shutil
 
+    from kaspix.fingerprint import fingerprint as facts_fingerprint
+
     from kaspix_cspace.codec_train import train_codec
 
     cfg = ctx.config
@@ -189,7 +191,7 @@ def codecs_step(ctx: Ctx) -> None:
     validation = ctx.artifact(f"{HELDOUT_DIR}/speech_0.wav")
     for loss in cfg.codec_losses:
         folder = ctx.artifact(_codec_dir(loss))
-        fingerprint = fingerprint_of({"codec": codec.model_dump(mode="json"), "loss": loss, "validation": str(validation)})
+        fingerprint = facts_fingerprint({"codec": codec.model_dump(mode="json"), "loss": loss, "validation": str(validation)})
         marker = folder / "trained.json"
         if marker.is_file() and json.loads(marker.read_text(encoding="utf-8")).get("fingerprint") == fingerprint:
             ctx.log.info("codec %r: already trained with these settings", loss)
@@ -237,13 +239,6 @@ def _slug(loss: str) -> str:
 
 def _codec_dir(loss: str) -> str:
     return f"codec_{_slug(loss)}"
-
-
-def fingerprint_of(settings: dict[str, Any]) -> str:
-    """A short hash of everything that determines a result, so stale results are never reused."""
-    import hashlib
-
-    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _jsonable(result: Any) -> Any:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -13,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 from kaspix import KaspixError, RunContext
+from kaspix.fingerprint import fingerprint
 from kaspix.training import choose_device
 
 from kaspix_snn.activity import ActivityWriter, stored_fingerprint
@@ -35,7 +34,7 @@ def load_network(artifacts: Path, device: str = "cpu") -> SpikingNetwork:
 def recording_fingerprint(cfg: SnnConfig, spec: dict[str, Any]) -> str:
     """What a recording depends on: the network, the simulation and data settings, the seed."""
     facts = [spec, cfg.simulation.model_dump(mode="json"), cfg.data.model_dump(mode="json"), cfg.seed]
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+    return fingerprint(facts)
 
 
 def record_activity(

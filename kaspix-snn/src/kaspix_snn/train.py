@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -10,6 +9,7 @@ from typing import Any
 
 import torch
 from kaspix import RunContext
+from kaspix.fingerprint import fingerprint as facts_fingerprint
 from kaspix.training import fit
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -94,9 +94,7 @@ def train_step(ctx: RunContext[SnnConfig]) -> None:
         return record
 
     stamp = require(ctx.artifact(TRAIN_DATA), "prepare_data").stat()
-    fingerprint = hashlib.sha256(
-        json.dumps([cfg.model_dump(mode="json"), ctx.config.seed, stamp.st_size, stamp.st_mtime_ns]).encode()
-    ).hexdigest()
+    fingerprint = facts_fingerprint([cfg.model_dump(mode="json"), ctx.config.seed, stamp.st_size, stamp.st_mtime_ns])
     checkpoints = ctx.artifacts / CHECKPOINTS
     _fresh_checkpoints(checkpoints, fingerprint, ctx.log)
 
