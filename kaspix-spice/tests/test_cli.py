@@ -84,3 +84,48 @@ def test_parts_are_registered_and_build() -> None:
         assert abs(float(parts.losses.build("esr")(torch.zeros_like(target), target)) - 1.0) < 1e-6
         assert float(parts.losses.build("esr", pre_emphasis=0.95, warmup=8)(target * 0.5, target)) > 0
         assert "spice" in parts.pipelines and "spice" in parts.data_sources and "spice" in parts.evaluators
+
+
+def test_generate_reads_the_pipeline_config_and_its_own_fields(tmp_path) -> None:
+    full = tmp_path / "full.yaml"
+    small = ["--set", "circuits=[rc_lowpass]", "--set", "settings_per_circuit=1", "--set", "clip_seconds=0.005"]
+    with plugin_host(plugin, name="spice"):
+        printed = invoke(["config", "--plugin", "spice"])
+        full.write_text(printed.output)
+        result = invoke(["spice", "generate", str(tmp_path / "a"), "--config", str(full), *small, "--workers", "1"])
+        prefixed = invoke(["spice", "generate", str(tmp_path / "b"), "--set", "generate.circuits=[cr_highpass]", *small[2:]])
+        (tmp_path / "fields.yaml").write_text("circuits: [rc_lowpass]\nsettings_per_circuit: 1\nclip_seconds: 0.005\n")
+        fields = invoke(["spice", "generate", str(tmp_path / "c"), "--config", str(tmp_path / "fields.yaml")])
+        (tmp_path / "typo.yaml").write_text(printed.output.replace("settings_per_circuit:", "settings_per_circuitz:"))
+        typo = invoke(["spice", "generate", str(tmp_path / "d"), "--config", str(tmp_path / "typo.yaml")])
+    assert printed.exit_code == 0 and "generate:" in printed.output
+    for run in (result, prefixed, fields):
+        assert run.exit_code == 0, run.output
+    with h5py.File(tmp_path / "b" / "dataset.h5") as f:
+        assert f.attrs["circuit_mapping"] == '{"0": "cr_highpass.cir"}'
+    assert typo.exit_code == 2 and "generate.settings_per_circuitz" in typo.output and "did you mean" in typo.output
+
+
+def test_export_of_a_file_that_is_not_a_dataset_is_a_clear_error(tmp_path) -> None:
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5")
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as f:
+        f["x"] = [1, 2]
+    out = tmp_path / "ds"
+    small = ["--set", "circuits=[rc_lowpass]", "--set", "settings_per_circuit=1", "--set", "clip_seconds=0.005"]
+    with plugin_host(plugin, name="spice"):
+        assert invoke(["spice", "generate", str(out), *small]).exit_code == 0
+        results = {
+            path.name: invoke(["spice", "export", str(path)])
+            for path in (text, other, out / "shards" / "shard_00000.h5", tmp_path / "missing.h5")
+        }
+    expected = {
+        "notes.h5": "not an HDF5 file",
+        "other.h5": "not a kaspix-spice dataset: it has no 'audio_in'",
+        "shard_00000.h5": "one shard of a generation, not the merged dataset",
+        "missing.h5": "dataset not found",
+    }
+    for name, message in expected.items():
+        assert results[name].exit_code == 2 and message in results[name].output, results[name].output
+        assert "Traceback" not in results[name].output

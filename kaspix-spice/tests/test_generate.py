@@ -12,7 +12,7 @@ import torch
 from kaspix import KaspixError
 from kaspix_spice.config import GenerateConfig, Recipe
 from kaspix_spice.dataset import SpiceDataset, export_pt, read_metadata, split_settings
-from kaspix_spice.generate import generate, plan
+from kaspix_spice.generate import generate, load_templates, plan
 from kaspix_spice.layout import shard_path
 
 # a knob range reaching negative resistance: those samples blow up in ngspice and must be skipped
@@ -52,19 +52,26 @@ def test_dataset_layout(generated) -> None:
         assert set(f["netlist_origin"][()].astype(str)) <= {"rc_lowpass.cir", "diode_clipper.cir", "fragile.cir"}
         assert json.loads(f["recipe"][0])["kind"] in ("pink", "chirp")
         assert np.all(np.isfinite(f["audio_out"][()]))
-        substeps, errors = f["substeps"][()], f["error_estimate"][()]
-        assert substeps.shape == errors.shape == (n,) and set(substeps) <= {2, 4, 8, 16}
+        substeps, errors, simulator = f["substeps"][()], f["error_estimate"][()], f["simulator"][()].astype(str)
+        assert substeps.shape == errors.shape == simulator.shape == (n,)
+        assert set(simulator[cid == 0]) == {"mna"} and set(simulator[cid == 1]) == {"ngspice"}, (
+            "linear circuits run exactly, the rest in ngspice"
+        )
+        spice = simulator == "ngspice"
+        assert set(substeps[spice]) <= {2, 4, 8, 16} and np.all(substeps[~spice] == 0) and np.all(errors[~spice] == 0)
         assert np.all(np.isfinite(errors)) and np.all((errors <= cfg.tolerance) | (substeps == cfg.max_substeps))
     assert meta["circuit_mapping"] == {"0": "rc_lowpass.cir", "1": "diode_clipper.cir", "2": "fragile.cir"}
     assert meta["fs"] == cfg.fs and meta["n_samples_total"] == n * 960
     assert meta["knob_names"]["diode_clipper"] == ["Drive", "R_clip", "C_clip"]
     assert meta["generator_version"] and json.loads(json.dumps(meta["config"]))["shard_size"] == 5
+    accuracy = meta["accuracy"]
+    assert accuracy["mna_samples"] + accuracy["ngspice_samples"] == n and accuracy["ngspice_samples"] == int(np.sum(spice))
 
 
 def test_failed_samples_are_logged_and_skipped(generated) -> None:
     cfg, _out, path = generated
     meta = read_metadata(path)
-    planned = len(plan(cfg))
+    planned = len(plan(cfg, load_templates(cfg)))
     failed = meta["failed"]
     with h5py.File(path, "r") as f:
         kept = f["audio_in"].shape[0]
@@ -86,7 +93,7 @@ def test_resume_recomputes_only_missing_shards(generated, caplog) -> None:
 
 def test_other_config_in_same_folder_is_refused(generated) -> None:
     cfg, out, _path = generated
-    with pytest.raises(KaspixError, match="different generation config"):
+    with pytest.raises(KaspixError, match=r"made from other inputs: config field\(s\) seed changed"):
         generate(cfg.model_copy(update={"seed": 99}), out)
 
 
@@ -113,3 +120,27 @@ def test_splits_never_share_a_knob_setting(generated) -> None:
     x, knobs, circuit, y = train[0]
     assert x.shape == y.shape == (480, 1) and knobs.shape == (3,) and circuit.dtype == torch.int64
     assert len(train) == 2 * len(splits["train"])
+
+
+def test_a_supply_driven_template_makes_a_knob_to_waveform_dataset(buck_converter, tmp_path) -> None:
+    """excitation: template: the buck converter's own supply and gate drive it; each knob setting gives its output transient."""
+    cfg = GenerateConfig(
+        circuits=[str(buck_converter)],
+        excitation="template",
+        settings_per_circuit=3,
+        shard_size=2,
+        workers=1,
+        knob_ranges={"buck": {"D": (0.3, 0.7), "V_in_val": (10.0, 14.0)}},
+    )
+    path = generate(cfg, tmp_path / "buck")
+    meta = read_metadata(path)
+    assert meta["fs"] == pytest.approx(1e7) and meta["circuit_kinds"] == {"buck": "other"}
+    with h5py.File(path) as f:
+        out, physical = f["audio_out"][()], f["knobs_physical"][()]
+        assert out.shape == (3, 10001) and np.all(f["audio_in"][()] == 0)
+        assert set(f["simulator"][()].astype(str)) == {"ngspice"} and json.loads(f["recipe"][0])["kind"] == "template"
+    names = meta["knob_names"]["buck"]
+    duty, v_in = physical[:, names.index("D")], physical[:, names.index("V_in_val")]
+    np.testing.assert_allclose(out[:, -2000:].mean(axis=1), duty * v_in, rtol=0.1)  # D * Vin, less the diode's drop
+    with pytest.raises(KaspixError, match="driven by its own sources"):
+        generate(cfg.model_copy(update={"simulator": "mna"}), tmp_path / "mna")

@@ -13,17 +13,22 @@ largest knob count):
 ``setting_id``     (N,) i32      the knob setting (clips of one setting share it)
 ``netlist_origin`` (N,) str      the template's file name
 ``recipe``         (N,) str      JSON description of the excitation
+``simulator``      (N,) str      ``mna`` (exact analytic) or ``ngspice``
+``substeps``       (N,) i32      ngspice time points per sample period (0 for ``mna``)
+``error_estimate`` (N,) f64      ngspice's estimated error / output RMS (0 for ``mna``)
 =================  ============  ===============================================
 
 File attributes: ``circuit_mapping`` (JSON ``{id: filename}``), ``fs``, ``n_samples_total``,
-``knob_names`` (JSON ``{circuit: [names]}``), ``circuit_kinds``, ``generator_version``,
-``config`` (JSON) and ``failed`` (JSON list of skipped samples).
+``knob_names`` (JSON ``{circuit: [names]}``), ``knob_ranges``, ``circuit_kinds``,
+``generator_version``, ``config`` (JSON), ``failed`` (JSON list of skipped samples) and
+``accuracy`` (JSON summary of the simulation error).
+
+The file is written by :mod:`kaspix_spice.shards`; this module only reads it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -31,112 +36,62 @@ import h5py
 import numpy as np
 from kaspix import KaspixError
 
-from kaspix_spice.layout import GENERATOR_VERSION, shard_path
+__all__ = ["SpiceDataset", "export_pt", "open_dataset", "read_metadata", "split_settings"]
+
 
 Split = Literal["train", "val", "test", "all"]
-_STR = h5py.string_dtype(encoding="utf-8")
 
 
-def write_shard(path: Path, rows: list[dict[str, Any]], failed: list[dict[str, Any]]) -> None:
-    """Write one shard atomically (temporary file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as f:
-        f.attrs["failed"] = json.dumps(failed, default=float)
-        f.attrs["count"] = len(rows)
-        if rows:
-            f["audio_in"] = np.stack([r["x"] for r in rows]).astype(np.float32)
-            f["audio_out"] = np.stack([r["y"] for r in rows]).astype(np.float32)
-            f["sample_index"] = np.array([r["spec"].index for r in rows], dtype=np.int64)
-            f["circuit_id"] = np.array([r["spec"].circuit_id for r in rows], dtype=np.int32)
-            f["setting_id"] = np.array([r["spec"].setting_id for r in rows], dtype=np.int32)
-            f["substeps"] = np.array([r["substeps"] for r in rows], dtype=np.int32)
-            f["error_estimate"] = np.array([r["error_estimate"] for r in rows], dtype=np.float64)
-            f.create_dataset("recipe", data=[json.dumps(r["recipe"]) for r in rows], dtype=_STR)
-            f.create_dataset("knob_values", data=[json.dumps(r["spec"].knobs) for r in rows], dtype=_STR)
-    os.replace(tmp, path)
-
-
-def merge_shards(out_dir: Path, count: int, templates: list[Any], cfg: Any) -> Path:
-    """Concatenate ``count`` shards of ``out_dir`` into ``out_dir/dataset.h5`` (atomically)."""
-    width = max((len(t.knobs) for t in templates), default=0)
-    keys = ("audio_in", "audio_out", "sample_index", "circuit_id", "setting_id", "substeps", "error_estimate", "recipe", "knob_values")
-    parts: dict[str, list[Any]] = {k: [] for k in keys}
-    failed: list[dict[str, Any]] = []
-    for shard in range(count):
-        path = shard_path(out_dir, shard)
-        if not path.is_file():
-            raise KaspixError(f"shard {shard} is missing", where=str(path), hint="rerun the same generate command to finish it")
-        with h5py.File(path, "r") as f:
-            failed += json.loads(f.attrs["failed"])
-            if int(f.attrs["count"]) == 0:
-                continue
-            for key in parts:
-                data = f[key][()]
-                parts[key].append(data.astype(str) if key in ("recipe", "knob_values") else data)
-    if not parts["audio_in"]:
-        raise KaspixError(
-            "every sample failed to simulate; nothing to merge", where=str(out_dir), hint="see the warnings above for ngspice's messages"
-        )
-    merged = {k: np.concatenate(v) for k, v in parts.items()}
-    order = np.argsort(merged["sample_index"])
-    merged = {k: v[order] for k, v in merged.items()}
-    n = len(order)
-    knobs = np.zeros((n, width), np.float32)
-    physical = np.zeros((n, width), np.float64)
-    mask = np.zeros((n, width), bool)
-    for row in range(n):
-        template = templates[int(merged["circuit_id"][row])]
-        values = json.loads(str(merged["knob_values"][row]))
-        for col, knob in enumerate(template.knobs):
-            physical[row, col] = values[knob.name]
-            knobs[row, col] = knob.normalize(values[knob.name])
-            mask[row, col] = True
-    target = out_dir / "dataset.h5"
-    tmp = out_dir / ".dataset.h5.tmp"
-    with h5py.File(tmp, "w") as f:
-        f["audio_in"] = merged["audio_in"]
-        f["audio_out"] = merged["audio_out"]
-        f["knobs"] = knobs
-        f["knob_mask"] = mask
-        f["knobs_physical"] = physical
-        f["circuit_id"] = merged["circuit_id"]
-        f["setting_id"] = merged["setting_id"]
-        f["sample_index"] = merged["sample_index"]
-        f["substeps"] = merged["substeps"]
-        f["error_estimate"] = merged["error_estimate"]
-        f.create_dataset("netlist_origin", data=[templates[int(c)].path.name for c in merged["circuit_id"]], dtype=_STR)
-        f.create_dataset("recipe", data=list(merged["recipe"]), dtype=_STR)
-        f.attrs["circuit_mapping"] = json.dumps({str(i): t.path.name for i, t in enumerate(templates)})
-        f.attrs["knob_names"] = json.dumps({t.name: t.knob_names for t in templates})
-        f.attrs["knob_ranges"] = json.dumps(
-            {t.name: {k.name: [k.low, k.high, "log" if k.log else "lin"] for k in t.knobs} for t in templates}
-        )
-        f.attrs["circuit_kinds"] = json.dumps({t.name: t.kind for t in templates})
-        f.attrs["fs"] = float(cfg.fs)
-        f.attrs["n_samples_total"] = int(n * merged["audio_in"].shape[1])
-        f.attrs["generator_version"] = GENERATOR_VERSION
-        f.attrs["config"] = json.dumps(cfg.model_dump(mode="json"))
-        f.attrs["failed"] = json.dumps(failed, default=float)
-    os.replace(tmp, target)
-    return target
+#: What every merged dataset holds; a file without them is not one.
+_REQUIRED = ("audio_in", "audio_out", "knobs", "circuit_id", "setting_id")
+_JSON_ATTRIBUTES = ("circuit_mapping", "knob_names", "knob_ranges", "circuit_kinds", "config", "failed", "accuracy")
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:
-    """The dataset's attributes, JSON decoded."""
-    with h5py.File(_existing(path), "r") as f:
+    """The dataset's attributes, JSON decoded.
+
+    Raises:
+        KaspixError: the file is missing, not HDF5, a single shard, or not a kaspix-spice dataset.
+    """
+    with open_dataset(path) as f:
         meta = dict(f.attrs)
-    for key in ("circuit_mapping", "knob_names", "knob_ranges", "circuit_kinds", "config", "failed"):
+    for key in _JSON_ATTRIBUTES:
         if key in meta:
             meta[key] = json.loads(meta[key])
     return meta
 
 
-def _existing(path: str | Path) -> Path:
+def open_dataset(path: str | Path) -> h5py.File:
+    """Open a merged ``dataset.h5`` for reading, checking that it is one.
+
+    Raises:
+        KaspixError: naming the file and what it is instead (missing, not HDF5, a shard, another HDF5 file).
+    """
     path = Path(path)
+    generate_hint = "generate one with `kaspix spice generate OUT_DIR`"
     if not path.is_file():
-        raise KaspixError(f"dataset not found: {path}", hint="generate one with `kaspix spice generate OUT_DIR`")
-    return path
+        raise KaspixError(f"dataset not found: {path}", hint=generate_hint)
+    if not h5py.is_hdf5(path):
+        raise KaspixError(
+            "not an HDF5 file, so not a kaspix-spice dataset", where=str(path), hint=f"give the dataset.h5 of a generation; {generate_hint}"
+        )
+    f = h5py.File(path, "r")
+    missing = [key for key in _REQUIRED if key not in f]
+    if missing:
+        shard = "count" in f.attrs and "failed" in f.attrs
+        f.close()
+        if shard:
+            raise KaspixError(
+                "this is one shard of a generation, not the merged dataset",
+                where=str(path),
+                hint=f"use {path.parent.parent / 'dataset.h5'} (rerun the generate command to merge the shards)",
+            )
+        raise KaspixError(
+            f"an HDF5 file, but not a kaspix-spice dataset: it has no {', '.join(repr(k) for k in missing)}",
+            where=str(path),
+            hint=f"give the dataset.h5 of a generation; {generate_hint}",
+        )
+    return f
 
 
 def split_settings(
@@ -186,8 +141,7 @@ class SpiceDataset:
     ) -> None:
         import torch
 
-        path = _existing(path)
-        with h5py.File(path, "r") as f:
+        with open_dataset(path) as f:
             circuit_id = f["circuit_id"][()]
             setting_id = f["setting_id"][()]
             rows = (
@@ -221,13 +175,11 @@ def export_pt(path: str | Path, out: str | Path) -> Path:
     Layout: ``{"x": [{audio_in, knobs, circuit_id, netlist_origin}], "y": [audio_out],
     "metadata": {circuit_mapping: {id: filename}, fs, n_samples_total}}``.
     """
-    import io
-
     import torch
-    from kaspix.atomic import atomic_write_bytes
+    from kaspix.atomic import atomic_path
 
     meta = read_metadata(path)
-    with h5py.File(_existing(path), "r") as f:
+    with open_dataset(path) as f:
         audio_in, audio_out, knobs = f["audio_in"][()], f["audio_out"][()], f["knobs"][()]
         circuit_id, origin = f["circuit_id"][()], f["netlist_origin"][()].astype(str)
     data = {
@@ -247,6 +199,6 @@ def export_pt(path: str | Path, out: str | Path) -> Path:
             "n_samples_total": int(meta["n_samples_total"]),
         },
     }
-    buffer = io.BytesIO()
-    torch.save(data, buffer)
-    return atomic_write_bytes(out, buffer.getvalue())
+    with atomic_path(out) as tmp:
+        torch.save(data, tmp)
+    return Path(out)
