@@ -91,6 +91,67 @@ def test_non_finite_loss_falls_back_to_the_last_good_weights_and_halves_the_lr()
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
+def test_loss_spike_falls_back_to_the_last_good_weights_and_halves_the_lr() -> None:
+    calls = itertools.count()
+
+    def spiking_loss(prediction, target):
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        return loss * 1e4 if next(calls) == 28 else loss  # one spike in epoch 4 (8 batches an epoch)
+
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    seen: list[tuple[int, float]] = []
+    result = fit(
+        model,
+        spiking_loss,
+        linear_batches(),
+        epochs=5,
+        optimizer=optimizer,
+        seed=0,
+        spike_factor=20.0,
+        on_epoch_end=lambda epoch, m: seen.append((epoch, optimizer.param_groups[0]["lr"])),
+    )
+    assert seen == [(1, 0.01), (2, 0.01), (3, 0.01), (4, 0.005), (5, 0.005)]
+    assert max(record["train_loss"] for record in result.history) < 100  # the spiking epoch was run again
+
+
+def test_a_learning_rate_that_makes_training_diverge_is_caught_and_lowered_until_it_holds() -> None:
+    """Plain SGD at a rate above 2 / curvature blows up geometrically; the guard halves the rate until it holds."""
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+
+    def raise_the_rate(epoch, m):
+        if epoch == 2:
+            optimizer.param_groups[0]["lr"] = 1.6
+
+    result = fit(
+        model,
+        torch.nn.functional.mse_loss,
+        linear_batches(),
+        epochs=8,
+        optimizer=optimizer,
+        seed=0,
+        spike_factor=10.0,
+        on_epoch_end=raise_the_rate,
+    )
+    assert optimizer.param_groups[0]["lr"] < 1.6
+    assert all(math.isfinite(p.detach().sum()) for p in model.parameters())
+    assert result.history[-1]["train_loss"] < 1e-3
+
+
+def test_without_spike_factor_only_non_finite_losses_count() -> None:
+    calls = itertools.count()
+
+    def spiking_loss(prediction, target):
+        loss = torch.nn.functional.mse_loss(prediction, target)
+        return loss * 1e4 if next(calls) == 28 else loss
+
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    fit(model, spiking_loss, linear_batches(), epochs=5, optimizer=optimizer, seed=0)
+    assert optimizer.param_groups[0]["lr"] == 0.01
+
+
 def test_fit_inside_a_pipeline_writes_checkpoints_and_metrics(tmp_path) -> None:
     import types
 
@@ -140,6 +201,22 @@ def test_time_budget_stops_training_and_counts_across_resumes(tmp_path) -> None:
     assert 1 <= first.epochs_run < 100
     resumed = fit(torch.nn.Linear(3, 1), slow_loss, linear_batches(), epochs=100, max_seconds=0.3, seed=0, checkpoint_dir=tmp_path)
     assert resumed.epochs_run == first.epochs_run
+    assert first.time_capped and resumed.time_capped
+
+
+def test_the_time_cap_does_not_shape_the_schedule() -> None:
+    model = torch.nn.Linear(3, 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    seen: list[float] = []
+
+    def slow_loss(prediction, target):
+        time.sleep(0.01)
+        seen.append(optimizer.param_groups[0]["lr"])
+        return torch.nn.functional.mse_loss(prediction, target)
+
+    result = fit(model, slow_loss, linear_batches(4), epochs=5, optimizer=optimizer, schedule="cosine", max_seconds=60, seed=0)
+    assert not result.time_capped
+    assert seen[10] == pytest.approx(0.05)  # by steps: half way through 20 steps, however long they took
 
 
 def test_unknown_schedule_is_a_clear_error() -> None:

@@ -51,3 +51,14 @@ def test_fade_in_starts_from_rest_and_is_recorded() -> None:
     assert faded[0] == 0.0 and info["fade_in_ms"] == 5.0
     assert np.all(np.abs(faded[:240]) <= np.abs(plain[:240]) + 1e-12)
     assert np.array_equal(faded[240:], plain[240:])
+
+
+def test_a_share_of_clips_fades_in_and_the_clip_is_the_same_either_way() -> None:
+    recipes = [Recipe(kind="pink")]
+    infos = [make_clip(recipes, 480, 48_000.0, seed=seed, fade_in_ms=5.0, fade_in_share=0.5)[1] for seed in range(200)]
+    faded = sum(info["fade_in_ms"] == 5.0 for info in infos)
+    assert 70 < faded < 130 and all(info["fade_in_ms"] in (0.0, 5.0) for info in infos)
+    always, _ = make_clip(recipes, 4800, 48_000.0, seed=7, fade_in_ms=5.0, fade_in_share=1.0)
+    never, info = make_clip(recipes, 4800, 48_000.0, seed=7, fade_in_ms=5.0, fade_in_share=0.0)
+    assert always[0] == 0.0 and never[0] != 0.0 and info["fade_in_ms"] == 0.0
+    assert np.array_equal(always[240:], never[240:])

@@ -1,4 +1,4 @@
-"""The modal emulator: its kernels, exactness on a first-order circuit, causality, FFT sizes."""
+"""The emulators: the modal kernels, exactness on a first-order circuit, causality, FFT sizes, streaming and the starting state."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 from kaspix_spice.modal import MODE_PARAMS, ModalBank, fft_size, film_modal, modal_kernel
+from kaspix_spice.models import concat_lstm, film_gru, film_lstm, film_tcn
 from scipy import signal
 
 
@@ -54,7 +55,7 @@ def test_knobs_move_the_modes() -> None:
     torch.manual_seed(0)
     model = film_modal(n_knobs=2, n_circuits=1, modes=2, layers=1)
     with torch.no_grad():
-        model.hyper.bypass.weight.normal_(0.0, 0.5)
+        model.hyper.bypass.normal_(0.0, 0.5)
     impulse = torch.zeros(2, 256, 1)
     impulse[:, 0] = 1.0
     responses = model(impulse, torch.tensor([[0.0, 0.0], [1.0, 1.0]]), torch.tensor([0, 0]))
@@ -65,3 +66,60 @@ def test_knobs_move_the_modes() -> None:
 @pytest.mark.parametrize(("minimum", "size"), [(1, 1), (7, 8), (9599, 9600), (4097, 4320)])
 def test_fft_sizes_are_small_smooth_numbers(minimum: int, size: int) -> None:
     assert fft_size(minimum) == size
+
+
+def _opened_modal(seed: int = 0):
+    """A small ``film_modal`` with its nonlinear path and knob dependence switched on (both start at zero)."""
+    torch.manual_seed(seed)
+    model = film_modal(n_knobs=3, n_circuits=2, modes=4, channels=4, layers=2)
+    with torch.no_grad():
+        model.out.weight.normal_()
+        model.hyper.bypass.normal_(0.0, 0.3)
+    return model
+
+
+EMULATORS = {
+    "film_modal": _opened_modal,
+    "film_gru": lambda: film_gru(3, 2, hidden=8),
+    "film_lstm": lambda: film_lstm(3, 2, hidden=8, layers=2),
+    "concat_lstm": lambda: concat_lstm(3, 2, hidden=8),
+    "film_tcn": lambda: film_tcn(3, 2, channels=4, blocks=4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMULATORS))
+def test_streaming_in_chunks_with_carried_state_equals_the_whole_clip(name: str) -> None:
+    torch.manual_seed(1)
+    model = EMULATORS[name]().eval()
+    x = 0.5 * torch.randn(2, 900, 1) + 0.3  # starts far from 0 V: the steady state matters
+    knobs, circuits = torch.rand(2, 3), torch.tensor([0, 1])
+    with torch.no_grad():
+        whole = model(x, knobs, circuits)
+        state, chunks = None, []
+        for start, stop in [(0, 1), (1, 200), (200, 201), (201, 640), (640, 900)]:
+            y, state = model.stream(x[:, start:stop], knobs, circuits, state)
+            chunks.append(y)
+    torch.testing.assert_close(torch.cat(chunks, dim=1), whole, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("name", sorted(EMULATORS))
+def test_a_constant_input_starts_in_the_steady_state(name: str) -> None:
+    """``x[0]`` held for ever before the clip: a constant input gives a constant output from the first sample."""
+    model = EMULATORS[name]().eval()
+    knobs, circuits = torch.rand(2, 3), torch.tensor([0, 1])
+    with torch.no_grad():
+        y = model(torch.full((2, 400, 1), 0.7), knobs, circuits)
+    torch.testing.assert_close(y, y[:, :1].expand_as(y), atol=2e-5, rtol=0)
+
+
+def test_the_modal_steady_state_is_the_state_after_a_long_constant_prefix() -> None:
+    """Closed form vs. brute force: the model run on ``x[0]`` held for 20000 samples, then the clip."""
+    model = _opened_modal().double().eval()
+    knobs, circuits = torch.rand(2, 3, dtype=torch.float64), torch.tensor([0, 1])
+    x = 0.4 * torch.randn(2, 300, 1, dtype=torch.float64) - 0.5
+    with torch.no_grad():
+        held = model(torch.cat([x[:, :1].expand(-1, 20_000, -1), x], dim=1), knobs, circuits)[:, 20_000:]
+        from_rest = model(torch.cat([torch.zeros(2, 1, 1, dtype=torch.float64), x], dim=1), knobs, circuits)[:, 1:]
+        steady = model(x, knobs, circuits)
+    torch.testing.assert_close(steady, held, atol=1e-9, rtol=0)
+    assert (steady - from_rest).abs().max() > 1e-2  # starting at rest would be another thing

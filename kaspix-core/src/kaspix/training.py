@@ -1,4 +1,4 @@
-"""A small, complete fit loop for plugins: seeding, device choice, progress, checkpoints, early stopping.
+"""A small, complete fit loop for plugins: seeding, device choice, progress, checkpoints, early stopping, divergence guards.
 
 Needs torch (``pip install "kaspix-core[train]"``); torch is imported when these functions run,
 never when kaspix itself is imported.
@@ -10,7 +10,9 @@ Batches are tuples ``(input_1, ..., input_k, target)``: the model is called as
 from __future__ import annotations
 
 import math
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,8 @@ __all__ = [
     "CHECKPOINT_FILE",
     "HISTORY_FILE",
     "MAX_RECOVERIES",
+    "SPIKE_MIN_HISTORY",
+    "SPIKE_WINDOW",
     "FitResult",
     "choose_device",
     "fit",
@@ -42,12 +46,32 @@ CHECKPOINT_FILE = "last.pt"
 BEST_FILE = "best.pt"
 HISTORY_FILE = "history.json"
 
-#: How many times in a row :func:`fit` recovers from a non-finite loss before giving up.
+#: How many times in a row :func:`fit` recovers from a non-finite or spiking loss before giving up.
 MAX_RECOVERIES = 3
+#: The spike guard compares a batch's loss with the median of this many preceding batches' losses ...
+SPIKE_WINDOW = 32
+#: ... once it has seen at least this many.
+SPIKE_MIN_HISTORY = 8
 
 
 class _NonFinite(Exception):
-    """The loss or the gradient stopped being finite."""
+    """The loss or the gradient stopped being finite, or the loss spiked: training diverged."""
+
+
+class _SpikeGuard:
+    """Raises :class:`_NonFinite` when a training loss exceeds ``factor`` times the running median."""
+
+    def __init__(self, factor: float | None) -> None:
+        self.factor = factor
+        self.recent: deque[float] = deque(maxlen=SPIKE_WINDOW)
+
+    def check(self, loss: float) -> None:
+        """Record ``loss``, or raise if it is a spike (it is then not recorded)."""
+        if self.factor is not None and len(self.recent) >= SPIKE_MIN_HISTORY:
+            level = statistics.median(self.recent)
+            if loss > self.factor * level:
+                raise _NonFinite(f"loss {loss:.4g} spiked to {loss / level:.3g}x the running median {level:.4g}")
+        self.recent.append(loss)
 
 
 def _torch() -> Any:
@@ -95,6 +119,7 @@ class FitResult:
     history: list[dict[str, float]] = field(default_factory=list)
     best_checkpoint: Path | None = None
     seconds: float = 0.0
+    time_capped: bool = False
 
 
 def fit(
@@ -112,6 +137,7 @@ def fit(
     grad_clip: float | None = None,
     schedule: Literal["constant", "cosine"] = "constant",
     max_seconds: float | None = None,
+    spike_factor: float | None = None,
     checkpoint_dir: str | Path | None = None,
     ctx: RunContext[Any] | None = None,
     metrics_prefix: str = "train",
@@ -130,10 +156,17 @@ def fit(
         seed: Seeds every generator before training when given.
         patience: Stop after this many epochs without improvement.
         grad_clip: Clip the gradient norm to this value.
-        schedule: ``"cosine"`` anneals the learning rate from ``lr`` towards zero over the run: by
-            steps over ``epochs`` epochs, or by time over ``max_seconds`` when that comes first.
-        max_seconds: A training-time budget: no epoch starts after it is spent (time spent before
-            an interruption counts when training resumes).
+        schedule: ``"cosine"`` anneals the learning rate from ``lr`` towards zero by steps over
+            ``epochs`` epochs (``train_batches`` needs ``__len__``; without it the rate stays
+            constant).
+        max_seconds: A safety cap on training time: no epoch starts after it is spent (time spent
+            before an interruption counts when training resumes). It does not shape the schedule:
+            a run that hits it stops before its schedule ends, which is logged as a warning and
+            reported as ``FitResult.time_capped``, and its result depends on the machine's speed.
+        spike_factor: Treat a training batch whose loss exceeds ``spike_factor`` times the median
+            loss of the preceding :data:`SPIKE_WINDOW` batches as a divergence (see below); ``None``
+            (the default) checks only for non-finite values. 10 to 100 suits losses whose batches
+            vary by a few times.
         checkpoint_dir: Where ``last.pt``, ``best.pt`` and ``history.json`` go; defaults to
             ``<run>/artifacts/checkpoints`` with a ``ctx``. A ``last.pt`` found there is resumed from,
             so an interrupted pipeline continues training where it stopped.
@@ -143,9 +176,10 @@ def fit(
             checkpoint is written); numbers it returns are added to that epoch's history record.
             Use it to listen to or measure the model as it trains.
 
-    A loss or gradient that stops being finite does not end training: the weights and optimizer
-    state of the last good epoch are restored, the learning rate is halved and the epoch runs
-    again, up to :data:`MAX_RECOVERIES` times in a row; then a :class:`KaspixError` is raised.
+    A loss or gradient that stops being finite, or a loss spike (``spike_factor``), does not end
+    training: the weights and optimizer state of the last good epoch are restored, the learning
+    rate is halved (logged as a warning) and the epoch runs again, up to :data:`MAX_RECOVERIES`
+    times in a row; then a :class:`KaspixError` is raised.
 
     Returns:
         A :class:`FitResult`; the model holds the best weights.
@@ -175,19 +209,29 @@ def fit(
     stopped_early = False
     clock = _Clock(state.seconds, max_seconds)
     steps_per_epoch = len(train_batches) if hasattr(train_batches, "__len__") else None
-    set_lr = _cosine(optimizer, lr, epochs * steps_per_epoch if steps_per_epoch else None, clock, state) if schedule == "cosine" else None
+    set_lr = _cosine(optimizer, lr, epochs * steps_per_epoch if steps_per_epoch else None, state) if schedule == "cosine" else None
     epoch_range = range(state.epoch + 1, epochs + 1)
+    guard = _SpikeGuard(spike_factor)
     good = _snapshot(model, optimizer)
+    good_guard, good_steps = list(guard.recent), state.steps
     recoveries = 0
+    time_capped = False
     epoch_iter = iter(track(epoch_range, description="training", total=len(epoch_range), logger=ctx.log if ctx else None))
     epoch = next(epoch_iter, None)
     while epoch is not None:
         if clock.spent():
+            time_capped = True
             if ctx is not None:
-                ctx.log.info("training-time budget of %g s spent after epoch %d", max_seconds, state.epoch)
+                ctx.log.warning(
+                    "TIME CAP: training stopped after epoch %d of %d: max_seconds=%g s spent before the schedule ended; "
+                    "this result depends on the machine's speed (raise max_seconds or lower epochs)",
+                    state.epoch,
+                    epochs,
+                    max_seconds,
+                )
             break
         try:
-            train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip, set_lr)
+            train_loss = _run_epoch(model, loss_fn, train_batches, dev, optimizer, grad_clip, set_lr, guard)
             val_loss = _run_epoch(model, loss_fn, val_batches, dev) if val_batches is not None else train_loss
             if not math.isfinite(val_loss):
                 raise _NonFinite(f"validation loss {val_loss}")
@@ -199,6 +243,8 @@ def fit(
                     hint="lower the learning rate, set grad_clip, or check the data for NaN/inf",
                 ) from None
             _restore(model, optimizer, good)
+            guard.recent = deque(good_guard, maxlen=SPIKE_WINDOW)
+            state.steps = good_steps
             for group in optimizer.param_groups:
                 for key in ("lr", "initial_lr"):
                     if key in group:
@@ -223,6 +269,7 @@ def fit(
         state.history.append(record)
         state.epoch = epoch
         good = _snapshot(model, optimizer)
+        good_guard, good_steps = list(guard.recent), state.steps
         if folder is not None:
             state.save(torch, folder / CHECKPOINT_FILE, model, optimizer)
             atomic_write_json(folder / HISTORY_FILE, state.history)
@@ -239,6 +286,7 @@ def fit(
         history=state.history,
         best_checkpoint=folder / BEST_FILE if folder is not None else None,
         seconds=time.monotonic() - start,
+        time_capped=time_capped,
     )
     if ctx is not None:
         ctx.log_metrics(
@@ -247,6 +295,7 @@ def fit(
                 "best_epoch": result.best_epoch,
                 "epochs": result.epochs_run,
                 "seconds": round(result.seconds, 3),
+                "time_capped": int(time_capped),
             },
             prefix=metrics_prefix,
         )
@@ -261,6 +310,7 @@ def _run_epoch(
     optimizer: torch.optim.Optimizer | None = None,
     grad_clip: float | None = None,
     before_step: Callable[[], None] | None = None,
+    guard: _SpikeGuard | None = None,
 ) -> float:
     """One pass over ``batches``; trains when an optimizer is given. Returns the sample-weighted mean loss."""
     torch = _torch()
@@ -275,6 +325,8 @@ def _run_epoch(
             loss = loss_fn(model(*inputs), target)
             if not torch.isfinite(loss):
                 raise _NonFinite(f"loss {loss.item()}")
+            if guard is not None:
+                guard.check(float(loss.detach()))
             if training:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -323,20 +375,17 @@ class _Clock:
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
-    def fraction(self) -> float:
-        return self.elapsed() / self.budget if self.budget else 0.0
-
     def spent(self) -> bool:
         return self.budget is not None and self.elapsed() >= self.budget
 
 
-def _cosine(optimizer: Any, lr: float, total_steps: int | None, clock: _Clock, state: _TrainingState) -> Callable[[], None]:
-    """A per-step hook that sets every group's learning rate on a cosine from its start value to zero."""
+def _cosine(optimizer: Any, lr: float, total_steps: int | None, state: _TrainingState) -> Callable[[], None]:
+    """A per-step hook that sets every group's learning rate on a cosine from its start value to zero over ``total_steps``."""
     for group in optimizer.param_groups:
         group.setdefault("initial_lr", group.get("lr", lr))
 
     def set_lr() -> None:
-        progress = max(state.steps / total_steps if total_steps else 0.0, clock.fraction())
+        progress = state.steps / total_steps if total_steps else 0.0
         factor = 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
         for group in optimizer.param_groups:
             group["lr"] = group["initial_lr"] * factor

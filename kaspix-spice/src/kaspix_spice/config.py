@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 from kaspix import Config
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from kaspix.errors import did_you_mean
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from kaspix_spice.netlist_knobs import parse_value
 
 DEFAULT_CIRCUITS = [
     "rc_lowpass",
@@ -28,6 +32,19 @@ DEFAULT_PARAMS: dict[str, dict[str, float]] = {
     "silence": {"gap_fraction": 0.4, "segments": 3},
 }
 
+
+def _spice_number(value: Any) -> Any:
+    """Read ``"10k"``, ``"2.2u"`` as SPICE does; leave anything else to pydantic."""
+    if isinstance(value, str):
+        try:
+            return parse_value(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number (SPICE suffixes allowed: 10k, 100n, 1Meg)") from None
+    return value
+
+
+#: A float that may be written with a SPICE suffix in YAML.
+SpiceNumber = Annotated[float, BeforeValidator(_spice_number)]
 
 RecipeKind = Literal["pink", "white", "chirp", "steps", "impulses", "bursts", "silence"]
 
@@ -73,7 +90,10 @@ class GenerateConfig(Config):
     clips_per_setting: int = Field(1, ge=1, description="excitation clips simulated per knob setting")
     clip_seconds: float = Field(0.1, gt=0)
     fs: float = Field(48_000.0, gt=0, description="sample rate in Hz")
-    fade_in_ms: float = Field(5.0, ge=0, description="raised-cosine fade-in of every clip, so circuits start from rest as models do")
+    fade_in_ms: float = Field(5.0, ge=0, description="raised-cosine fade-in of the clips that fade in, which start from rest")
+    fade_in_share: float = Field(
+        0.5, ge=0, le=1, description="share of clips that fade in; the rest start at full level, from the circuit's operating point"
+    )
     substeps: int | Literal["auto"] = Field(
         "auto", description="simulator time points per sample period; auto refines 1, 2, 4, ... until within tolerance"
     )
@@ -86,8 +106,21 @@ class GenerateConfig(Config):
     ray_address: str | None = Field(None, description="Ray cluster address for executor=ray (None: start a local instance)")
     seed: int = 0
     recipes: list[Recipe] = Field(default_factory=default_recipes)
-    knob_ranges: dict[str, dict[str, tuple[float, float]]] = Field(
-        default_factory=dict, description="{circuit: {knob: [low, high]}} overriding the netlists' ranges"
+    knob_ranges: dict[str, dict[str, tuple[SpiceNumber, SpiceNumber]]] = Field(
+        default_factory=dict, description="{circuit: {knob: [low, high]}} overriding the netlists' ranges (SPICE numbers: 1k, 10n)"
+    )
+    excitation: Literal["recipes", "template"] = Field(
+        "recipes",
+        description="recipes: the simulator drives Vin with audio clips; template: the netlist's own sources drive it "
+        "(its .tran sets the step and length), only the knobs vary",
+    )
+    simulator: Literal["auto", "ngspice", "mna"] = Field(
+        "auto", description="auto: exact analytic (MNA) simulation for linear circuits, ngspice for the rest; or force one"
+    )
+    on_stale: Literal["refuse", "regenerate"] = Field(
+        "refuse",
+        description="shards in the folder made from another config, netlist, generator or ngspice version: "
+        "refuse (the default), or regenerate exactly those shards",
     )
 
     @field_validator("substeps")
@@ -104,6 +137,24 @@ class GenerateConfig(Config):
             raise ValueError("list at least one circuit")
         return value
 
+    @field_validator("excitation")
+    @classmethod
+    def _one_clip_per_setting(cls, value: str, info: ValidationInfo) -> str:
+        if value == "template" and info.data.get("clips_per_setting", 1) > 1:
+            raise ValueError("with excitation 'template' every clip of a knob setting is the same; set clips_per_setting: 1")
+        return value
+
+    @field_validator("knob_ranges")
+    @classmethod
+    def _ranges_name_circuits(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        known = {Path(name).stem: name for name in info.data.get("circuits", [])}
+        for circuit in value:
+            if circuit not in known and circuit not in known.values():
+                suggestion = did_you_mean(circuit, known)
+                suggestion = f"; {suggestion}" if suggestion else ""
+                raise ValueError(f"circuit {circuit!r} is not in circuits{suggestion} (circuits: {', '.join(known)})")
+        return value
+
 
 class TrainConfig(Config):
     """The emulator and how it is trained."""
@@ -115,9 +166,14 @@ class TrainConfig(Config):
         default_factory=lambda: {"pre_emphasis": None, "warmup": 0},
         description="warmup: samples ignored at the start of each segment (use ~128 when segments are cut mid-clip)",
     )
-    epochs: int = Field(1000, ge=1)
-    max_seconds: float | None = Field(330.0, gt=0, description="training-time budget; the cosine schedule spans it")
-    schedule: Literal["constant", "cosine"] = "cosine"
+    epochs: int = Field(40, ge=1, description="the training budget, in passes over the train split; the cosine schedule spans it")
+    max_seconds: float | None = Field(
+        900.0, gt=0, description="safety cap on training time; hitting it stops training early with a warning (machine-dependent results)"
+    )
+    schedule: Literal["constant", "cosine"] = Field("cosine", description="learning rate over the steps of all epochs")
+    spike_factor: float | None = Field(
+        100.0, gt=1, description="a batch loss this many times the running median is a divergence: back to the last good epoch, lr halved"
+    )
     patience: int | None = Field(None, ge=1)
     lr: float = Field(1e-2, gt=0)
     batch_size: int = Field(16, ge=1)
@@ -137,3 +193,6 @@ class SpiceConfig(Config):
     generate: GenerateConfig = Field(default_factory=GenerateConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     probe_responses: bool = Field(True, description="measure |H| and cutoff error with an extra ngspice run per test setting")
+    score_starts: bool = Field(
+        True, description="score test clips with and without fade-in, simulating the version of each the dataset lacks"
+    )

@@ -22,6 +22,21 @@ import numpy as np
 
 from kaspix_spice.config import DEFAULT_PARAMS, Recipe
 
+__all__ = [
+    "FADE_STREAM",
+    "RENDERERS",
+    "bursts",
+    "chirp",
+    "fade_in",
+    "fades_in",
+    "impulses",
+    "make_clip",
+    "pink",
+    "silence",
+    "steps",
+    "white",
+]
+
 
 def _normalize(x: np.ndarray) -> np.ndarray:
     peak = float(np.max(np.abs(x))) if len(x) else 0.0
@@ -111,6 +126,10 @@ RENDERERS: dict[str, Callable[[np.random.Generator, int, float, dict[str, float]
 }
 
 
+#: Whether a clip fades in is drawn from ``default_rng([seed, FADE_STREAM])``, apart from the clip's own ``default_rng(seed)``.
+FADE_STREAM = 1
+
+
 def fade_in(x: np.ndarray, fs: float, ms: float) -> np.ndarray:
     """``x`` with a raised-cosine fade-in over its first ``ms`` milliseconds (so it starts at exactly 0 V)."""
     length = min(len(x), round(ms * 1e-3 * fs))
@@ -120,18 +139,33 @@ def fade_in(x: np.ndarray, fs: float, ms: float) -> np.ndarray:
     return np.concatenate([x[:length] * ramp, x[length:]])
 
 
-def make_clip(recipes: list[Recipe], n: int, fs: float, seed: int, fade_in_ms: float = 0.0) -> tuple[np.ndarray, dict[str, Any]]:
+def fades_in(seed: int, share: float) -> bool:
+    """Whether the clip of ``seed`` is one of the ``share`` of clips that fade in.
+
+    Drawn from its own stream of the seed, so the clip itself is the same either way.
+    """
+    return bool(np.random.default_rng([seed, FADE_STREAM]).random() < share)
+
+
+def make_clip(
+    recipes: list[Recipe], n: int, fs: float, seed: int, fade_in_ms: float = 0.0, fade_in_share: float = 1.0
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Draw a recipe by weight and render one clip of ``n`` samples; same seed, same clip.
 
-    With ``fade_in_ms`` the clip fades in from 0 V, so the circuit starts from rest, as a model does.
+    With ``fade_in_ms``, a share ``fade_in_share`` of the clips (drawn from the seed, see
+    :func:`fades_in`) fades in from 0 V, so the circuit starts from rest; the others start at full
+    level, from the circuit's operating point for their first sample, as audio cut anywhere does.
+    The same seed gives the same clip with or without its fade-in.
 
     Returns:
-        The clip (float64 volts) and its description ``{kind, level_db, seed, params}``.
+        The clip (float64 volts) and its description ``{kind, level_db, seed, params, fade_in_ms}``
+        (``fade_in_ms`` 0 for a clip that does not fade in).
     """
     rng = np.random.default_rng(seed)
     weights = np.array([r.weight for r in recipes], dtype=float)
     recipe = recipes[int(rng.choice(len(recipes), p=weights / weights.sum()))]
     params = {**DEFAULT_PARAMS[recipe.kind], **recipe.params}
     level_db = float(rng.uniform(*recipe.level_db))
-    x = fade_in(RENDERERS[recipe.kind](rng, n, fs, params) * 10 ** (level_db / 20), fs, fade_in_ms)
-    return x, {"kind": recipe.kind, "level_db": round(level_db, 3), "seed": seed, "params": params, "fade_in_ms": fade_in_ms}
+    fade_ms = fade_in_ms if fade_in_ms > 0 and fades_in(seed, fade_in_share) else 0.0
+    x = fade_in(RENDERERS[recipe.kind](rng, n, fs, params) * 10 ** (level_db / 20), fs, fade_ms)
+    return x, {"kind": recipe.kind, "level_db": round(level_db, 3), "seed": seed, "params": params, "fade_in_ms": fade_ms}
