@@ -86,7 +86,7 @@ class GenerateConfig(Config):
     """What to simulate and how."""
 
     circuits: list[str] = Field(default_factory=lambda: list(DEFAULT_CIRCUITS), description="shipped circuit names or .cir paths")
-    settings_per_circuit: int = Field(64, ge=1, description="random knob settings per circuit")
+    settings_per_circuit: int = Field(192, ge=1, description="random knob settings per circuit")
     clips_per_setting: int = Field(1, ge=1, description="excitation clips simulated per knob setting")
     clip_seconds: float = Field(0.1, gt=0)
     fs: float = Field(48_000.0, gt=0, description="sample rate in Hz")
@@ -166,9 +166,9 @@ class TrainConfig(Config):
         default_factory=lambda: {"pre_emphasis": None, "warmup": 0},
         description="warmup: samples ignored at the start of each segment (use ~128 when segments are cut mid-clip)",
     )
-    epochs: int = Field(40, ge=1, description="the training budget, in passes over the train split; the cosine schedule spans it")
+    epochs: int = Field(50, ge=1, description="the training budget, in passes over the train split; the cosine schedule spans it")
     max_seconds: float | None = Field(
-        900.0, gt=0, description="safety cap on training time; hitting it stops training early with a warning (machine-dependent results)"
+        1800.0, gt=0, description="safety cap on training time; hitting it stops training early with a warning (machine-dependent results)"
     )
     schedule: Literal["constant", "cosine"] = Field("cosine", description="learning rate over the steps of all epochs")
     spike_factor: float | None = Field(

@@ -162,7 +162,7 @@ def evaluate(
         ``freq_error_hz`` (mean absolute) and ``freq_error_rel``; with ``starts`` also
         ``"starts": {"fade_in": {"overall", "per_circuit"}, "no_fade_in": {...}}`` with ``esr``,
         ``mae``, ``lsd_db`` and ``clips`` (test clips whose versions could not be made or
-        simulated are left out of both conditions).
+        simulated are left out of both conditions; a condition without clips is left out).
     """
     import h5py
 
@@ -215,6 +215,8 @@ def evaluate(
         result["starts"] = {}
         versions = _start_versions(x, y, recipes, cid, physical, templates, config)
         for start, (keep, xs, ys) in versions.items():
+            if not len(keep):  # e.g. templates driven by their own sources: no clips to remake
+                continue
             scores = _scores(cid[keep], names, predict(model, xs, knobs[keep], cid[keep]), ys)
             result["starts"][start] = {"overall": _overall(scores), "per_circuit": scores}
     atomic_write_json(out_dir / "evaluation.json", result)

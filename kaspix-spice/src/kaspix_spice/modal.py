@@ -245,8 +245,8 @@ class FiLMModal(Emulator):
     ``channels`` channels, whose FiLM scales and shifts come from the hypernetwork. The stack's
     banks have learned modes shared by all items; with ``conditioned`` the hypernetwork also moves
     them per item (a learned offset of every mode parameter, starting at zero), so that the
-    nonlinear part's time constants follow the knobs (the clipper's ``R C``), at about 1.5x the
-    cost of a step (one kernel per item and channel instead of one per channel).
+    nonlinear part's time constants follow the knobs (the clipper's ``R C``), at the cost of one
+    kernel per item and channel instead of one per channel.
 
     The state (:meth:`stream`) is a list of complex tensors: the linear modes' ``(B, 1, modes)``,
     then each stack bank's ``(B, channels, channel_modes)``.
