@@ -91,28 +91,35 @@ def test_non_finite_loss_falls_back_to_the_last_good_weights_and_halves_the_lr()
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"]
 
 
-def test_loss_spike_falls_back_to_the_last_good_weights_and_halves_the_lr() -> None:
+@pytest.mark.parametrize(
+    ("spike_at", "epochs", "rates"),
+    [
+        (28, 5, [0.01, 0.01, 0.01, 0.005, 0.005]),  # batch 5 of epoch 4 (8 batches an epoch): against the running median
+        (2, 2, [0.005, 0.005]),  # batch 3 of epoch 1: against the largest loss so far, from the starting weights
+    ],
+)
+def test_loss_spike_falls_back_to_the_last_good_weights_and_halves_the_lr(spike_at: int, epochs: int, rates: list[float]) -> None:
     calls = itertools.count()
 
     def spiking_loss(prediction, target):
         loss = torch.nn.functional.mse_loss(prediction, target)
-        return loss * 1e4 if next(calls) == 28 else loss  # one spike in epoch 4 (8 batches an epoch)
+        return loss * 1e4 if next(calls) == spike_at else loss
 
     model = torch.nn.Linear(3, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    seen: list[tuple[int, float]] = []
+    seen: list[float] = []
     result = fit(
         model,
         spiking_loss,
         linear_batches(),
-        epochs=5,
+        epochs=epochs,
         optimizer=optimizer,
         seed=0,
         spike_factor=20.0,
-        on_epoch_end=lambda epoch, m: seen.append((epoch, optimizer.param_groups[0]["lr"])),
+        on_epoch_end=lambda epoch, m: seen.append(optimizer.param_groups[0]["lr"]),
     )
-    assert seen == [(1, 0.01), (2, 0.01), (3, 0.01), (4, 0.005), (5, 0.005)]
-    assert max(record["train_loss"] for record in result.history) < 100  # the spiking epoch was run again
+    assert seen == rates  # the spiking epoch was run again from the last good weights at half the rate
+    assert max(record["train_loss"] for record in result.history) < 100
 
 
 def test_a_learning_rate_that_makes_training_diverge_is_caught_and_lowered_until_it_holds() -> None:

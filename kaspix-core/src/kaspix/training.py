@@ -50,7 +50,8 @@ HISTORY_FILE = "history.json"
 MAX_RECOVERIES = 3
 #: The spike guard compares a batch's loss with the median of this many preceding batches' losses ...
 SPIKE_WINDOW = 32
-#: ... once it has seen at least this many.
+#: ... once it has seen at least this many; before that, with the largest loss seen so far (from the
+#: second batch on: the first batch's loss, of the starting weights, is the first reference).
 SPIKE_MIN_HISTORY = 8
 
 
@@ -59,7 +60,12 @@ class _NonFinite(Exception):
 
 
 class _SpikeGuard:
-    """Raises :class:`_NonFinite` when a training loss exceeds ``factor`` times the running median."""
+    """Raises :class:`_NonFinite` when a training loss exceeds ``factor`` times the running median.
+
+    Until :data:`SPIKE_MIN_HISTORY` losses are recorded, the reference is the largest loss so far,
+    a more lenient level than a median of few values, so a divergence in the first batches of a run
+    is caught too without mistaking the early fall of the loss for noise.
+    """
 
     def __init__(self, factor: float | None) -> None:
         self.factor = factor
@@ -67,10 +73,12 @@ class _SpikeGuard:
 
     def check(self, loss: float) -> None:
         """Record ``loss``, or raise if it is a spike (it is then not recorded)."""
-        if self.factor is not None and len(self.recent) >= SPIKE_MIN_HISTORY:
-            level = statistics.median(self.recent)
+        if self.factor is not None and self.recent:
+            settled = len(self.recent) >= SPIKE_MIN_HISTORY
+            level = statistics.median(self.recent) if settled else max(self.recent)
             if loss > self.factor * level:
-                raise _NonFinite(f"loss {loss:.4g} spiked to {loss / level:.3g}x the running median {level:.4g}")
+                reference = "the running median" if settled else f"the largest of the first {len(self.recent)} losses"
+                raise _NonFinite(f"loss {loss:.4g} spiked to {loss / level:.3g}x {reference}, {level:.4g}")
         self.recent.append(loss)
 
 
