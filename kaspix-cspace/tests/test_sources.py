@@ -134,3 +134,66 @@ def test_sources_and_the_codec_are_registered_parts(tmp_path: Path) -> None:
         assert next(iter(speech)).shape == (200,)
         model = host.parts.models.build("cspace_codec", sample_rate=FS, strides=[4, 4], channels=4, latent_channels=4)
         assert isinstance(model, CodecModel) and model.latent_rate == FS / 4
+
+
+def _wav_bytes(seconds: float, rate: int, freq: float) -> bytes:
+    import io
+
+    import soundfile as sf
+
+    t = np.arange(int(seconds * rate)) / rate
+    buffer = io.BytesIO()
+    sf.write(buffer, (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), rate, format="WAV")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any attempt to open a network connection fails the test."""
+    import socket
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the test tried to open a network connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _audio_dataset(rate: int = 16000):
+    import datasets
+
+    rows = {"audio": [{"bytes": _wav_bytes(0.5, rate, f), "path": None} for f in (200.0, 300.0, 400.0)], "speaker": ["a", "b", "c"]}
+    return datasets.Dataset.from_dict(rows).cast_column("audio", datasets.Audio(decode=False))
+
+
+def test_hf_stream_reads_a_saved_dataset_from_disk_without_the_network(tmp_path: Path, offline: None) -> None:
+    import datasets
+
+    datasets.DatasetDict({"train": _audio_dataset(16000)}).save_to_disk(str(tmp_path / "corpus"))
+    source = hf_stream(dataset=str(tmp_path / "corpus"), name=None, split="train", segment_samples=2000, seed=3, shuffle_buffer=4)
+    first, again = list(islice(source, 30)), list(islice(source, 30))
+    assert all(s.shape == (2000,) and s.dtype == torch.float32 for s in first)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))  # seeded: each iter starts the same sequence
+    assert max(float(s.abs().max()) for s in first) == pytest.approx(0.5, abs=0.02)  # resampled 16 -> 24 kHz, level kept
+    with pytest.raises(KaspixError, match="no split 'test'"):
+        hf_stream(dataset=str(tmp_path / "corpus"), split="test", segment_samples=100)
+    with pytest.raises(KaspixError, match=r"no column 'speech'.*audio, speaker"):
+        hf_stream(dataset=str(tmp_path / "corpus"), split="train", audio_column="speech", segment_samples=100)
+
+
+def test_hf_stream_reads_a_hub_dataset_only_from_the_local_cache(tmp_path: Path, offline: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    from huggingface_hub import constants
+
+    repo = tmp_path / "hub" / "datasets--someone--speech"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    (repo / "snapshots" / commit / "data").mkdir(parents=True)
+    _audio_dataset(24000).to_parquet(str(repo / "snapshots" / commit / "data" / "train-00000-of-00001.parquet"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    source = hf_stream(dataset="someone/speech", name=None, split="train", segment_samples=1000, shuffle_buffer=2)
+    segment = next(iter(source))
+    assert segment.shape == (1000,) and 0.3 < float(segment.abs().max()) <= 0.51
+    with pytest.raises(KaspixError, match="never downloads") as error:
+        hf_stream(dataset="someone/not-fetched", segment_samples=1000)
+    assert "hf download --repo-type dataset someone/not-fetched" in error.value.hint

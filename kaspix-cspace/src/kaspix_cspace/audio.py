@@ -20,7 +20,7 @@ import io
 import logging
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from kaspix import KaspixError
 from kaspix.atomic import atomic_write_bytes
@@ -28,7 +28,7 @@ from kaspix.atomic import atomic_write_bytes
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["check_sample_index", "read_wav", "write_wav"]
+__all__ = ["check_sample_index", "decode_audio", "read_wav", "write_wav"]
 
 log = logging.getLogger(__name__)
 
@@ -50,19 +50,37 @@ def read_wav(path: str | Path, *, sample_rate: int | None = None, what: str = "a
     Raises:
         KaspixError: the file is missing, not audio, empty or not finite.
     """
-    import numpy as np
-    import soundfile as sf
-
     path = Path(path)
     where = str(path)
     if not path.exists():
         raise KaspixError(f"{what} file not found", where=where, hint="check the path; the commands take WAV files")
     if not path.is_file():
         raise KaspixError(f"{what} path is not a file", where=where, hint="give a WAV file, not a folder")
+    return decode_audio(str(path), sample_rate=sample_rate, where=where, what=what)
+
+
+def decode_audio(source: str | BinaryIO, *, sample_rate: int | None = None, where: str, what: str = "audio") -> tuple[np.ndarray, int]:
+    """Decode audio from a file path or an open binary file, with the policy of :func:`read_wav`.
+
+    Args:
+        source: A path, or a file-like object holding an encoded file (``io.BytesIO(wav_bytes)``).
+        sample_rate: The rate wanted, in Hz; ``None`` keeps the source's rate.
+        where: Where the audio comes from, for messages (a path, ``dataset row 12``).
+        what: What the audio is for, used in error messages.
+
+    Returns:
+        ``(audio, rate)``: float32 array of shape ``(T,)`` and its sample rate in Hz.
+
+    Raises:
+        KaspixError: the source is not audio, empty or not finite.
+    """
+    import numpy as np
+    import soundfile as sf
+
     if sample_rate is not None and sample_rate <= 0:
         raise KaspixError(f"sample rate must be positive, got {sample_rate}", where=where)
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, rate = sf.read(source, dtype="float32", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         detail = str(exc).rsplit("': ", 1)[-1].strip().rstrip(".") or type(exc).__name__
         raise KaspixError(

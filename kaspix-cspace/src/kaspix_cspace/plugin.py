@@ -30,7 +30,9 @@ def register_data_sources(register: RegisterPart) -> None:
     register("synth_music", lazy_factory(sources, "synth_music", "Music-like synthesized clips (out of distribution for the codec)"))
     register("wav_folder", lazy_factory(sources, "wav_folder", "Random crops of every *.wav under a folder, recursively"))
     register("libritts", lazy_factory(sources, "libritts", "A local LibriTTS copy (<root>/<subset>/<speaker>/<chapter>/<id>.wav)"))
-    register("hf_stream", lazy_factory(sources, "hf_stream", 'A streamed HuggingFace audio dataset (needs "kaspix-cspace[hf]")'))
+    register(
+        "hf_stream", lazy_factory(sources, "hf_stream", 'A HuggingFace audio dataset on this machine, streamed (needs "kaspix-cspace[hf]")')
+    )
 
 
 @hookimpl

@@ -17,8 +17,9 @@ Sources:
 * ``wav_folder``: every ``*.wav`` under a folder, recursively.
 * ``libritts``: a local copy of LibriTTS (``<root>/<subset>/<speaker>/<chapter>/<id>.wav`` with
   ``<id>.normalized.txt`` and ``<id>.original.txt`` beside it).
-* ``hf_stream``: a HuggingFace ``datasets`` audio dataset, streamed; needs the ``kaspix-cspace[hf]``
-  extra and the network, so it is never used by default or in tests.
+* ``hf_stream``: a HuggingFace ``datasets`` audio dataset on this machine (a folder, or a Hub
+  dataset already in the local cache), streamed; needs the ``kaspix-cspace[hf]`` extra. Nothing is
+  downloaded.
 """
 
 from __future__ import annotations
@@ -274,14 +275,21 @@ def libritts(
 
 
 class HFStreamSource:
-    """Random crops of a streamed HuggingFace ``datasets`` audio dataset (needs ``kaspix-cspace[hf]`` and the network).
+    """Random crops of a HuggingFace ``datasets`` audio dataset on this machine, streamed (``kaspix-cspace[hf]``).
+
+    kaspix never downloads data: ``dataset`` is a folder (written by ``Dataset.save_to_disk``, or
+    data files such as parquet or an ``audiofolder``), or a Hub dataset already in the local
+    HuggingFace cache (``hf download --repo-type dataset NAME`` fetches one, outside kaspix). The
+    rows are streamed (``IterableDataset``), so a large corpus is never loaded whole. The audio
+    column is decoded by :func:`kaspix_cspace.audio.decode_audio` (mono mix-down, resampling to
+    ``sample_rate``), not by ``datasets``, whose decoders change between versions.
 
     Args:
-        dataset: The dataset's name on the Hub.
+        dataset: A local folder, or the name of a Hub dataset in the local cache.
         name: Its configuration (``None`` for the default).
         split: The split to stream.
         audio_column: The column holding the audio.
-        sample_rate: Hz; the dataset's audio is resampled by ``datasets`` (``cast_column``).
+        sample_rate: Hz; audio at another rate is resampled.
         segment_samples: Samples per segment.
         seed: Seeds the stream's shuffle buffer and the crops.
         crops_per_example: Segments taken from each streamed example.
@@ -309,33 +317,74 @@ class HFStreamSource:
                 "the hf_stream data source needs the HuggingFace datasets package",
                 hint='pip install "kaspix-cspace[hf]"',
             ) from None
-        self._datasets = datasets
         self.dataset, self.name, self.split, self.audio_column = dataset, name, split, audio_column
         self.sample_rate, self.segment_samples, self.seed = sample_rate, segment_samples, seed
         self.crops_per_example, self.shuffle_buffer = crops_per_example, shuffle_buffer
+        self._stream = _local_stream(datasets, dataset, name, split)
+        columns = self._stream.column_names
+        if columns is not None and audio_column not in columns:
+            raise KaspixError(
+                f"dataset has no column {audio_column!r}; its columns: {', '.join(columns)}",
+                where=dataset,
+                hint="set the source's audio_column",
+            )
+        self._stream = self._stream.cast_column(audio_column, datasets.Audio(decode=False))
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        datasets = self._datasets
-        stream = datasets.load_dataset(self.dataset, self.name, split=self.split, streaming=True)
-        stream = stream.cast_column(self.audio_column, datasets.Audio(sampling_rate=self.sample_rate))
         rng = np.random.default_rng(self.seed)
         epoch = 0
         while True:
-            for example in stream.shuffle(seed=self.seed + epoch, buffer_size=self.shuffle_buffer):
-                audio = _decoded_audio(example[self.audio_column])
+            count = 0
+            for row, example in enumerate(self._stream.shuffle(seed=self.seed + epoch, buffer_size=self.shuffle_buffer)):
+                where = f"{self.dataset} ({self.split}), row {row} of pass {epoch}"
+                audio = _row_audio(example[self.audio_column], sample_rate=self.sample_rate, where=where)
                 for _ in range(self.crops_per_example):
                     yield _crop(audio, self.segment_samples, rng)
+                count += 1
+            if count == 0:
+                raise KaspixError(f"split {self.split!r} has no rows", where=self.dataset)
             epoch += 1
 
 
-def _decoded_audio(value: Any) -> np.ndarray:
-    """Mono float32 samples of a ``datasets`` audio value: a dict with ``array`` (datasets < 4) or a decoder (>= 4)."""
-    if isinstance(value, dict):
-        audio = np.asarray(value["array"], dtype=np.float32)
-    else:
-        audio = value.get_all_samples().data.numpy().astype(np.float32)  # torchcodec AudioDecoder: (channels, time)
-    if audio.ndim > 1:
-        audio = audio.mean(axis=0 if audio.shape[0] < audio.shape[-1] else -1)
+def _local_stream(datasets: Any, dataset: str, name: str | None, split: str) -> Any:
+    """The split of ``dataset`` (a folder or a cached Hub dataset) as an ``IterableDataset``, never from the network."""
+    folder = Path(dataset).expanduser()
+    if folder.is_dir() and ((folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file()):
+        saved = datasets.load_from_disk(str(folder))
+        if isinstance(saved, datasets.DatasetDict):
+            if split not in saved:
+                raise KaspixError(f"no split {split!r}; the folder has {', '.join(saved)}", where=dataset, hint="set the source's split")
+            saved = saved[split]
+        return saved.to_iterable_dataset()
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download
+        from huggingface_hub.errors import LocalEntryNotFoundError
+
+        try:
+            folder = Path(snapshot_download(dataset, repo_type="dataset", local_files_only=True))
+        except (LocalEntryNotFoundError, ValueError):
+            raise KaspixError(
+                f"{dataset!r} is neither a folder nor a dataset in the local HuggingFace cache; kaspix never downloads data",
+                where="data source hf_stream",
+                hint=f"fetch it once yourself (hf download --repo-type dataset {dataset}), or give a local folder",
+            ) from None
+    try:
+        return datasets.load_dataset(str(folder), name, split=split, streaming=True)
+    except (ValueError, FileNotFoundError) as exc:
+        raise KaspixError(f"cannot stream split {split!r} (config {name!r}) from {folder}: {exc}", where=dataset) from None
+
+
+def _row_audio(value: Any, *, sample_rate: int, where: str) -> np.ndarray:
+    """Mono float32 samples at ``sample_rate`` of an undecoded ``datasets`` audio value (``{"bytes", "path"}``)."""
+    import io
+
+    from kaspix_cspace.audio import decode_audio
+
+    data = value.get("bytes") if isinstance(value, dict) else None
+    path = value.get("path") if isinstance(value, dict) else None
+    if data is None and not path:
+        raise KaspixError("audio value holds neither bytes nor a path", where=where)
+    audio, _ = decode_audio(io.BytesIO(data) if data is not None else str(path), sample_rate=sample_rate, where=where, what="dataset audio")
     return audio
 
 
