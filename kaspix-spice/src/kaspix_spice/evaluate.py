@@ -168,6 +168,7 @@ def evaluate(
 
     from kaspix_spice.config import GenerateConfig
     from kaspix_spice.dataset import read_metadata, split_settings
+    from kaspix_spice.generate import load_templates
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +187,7 @@ def evaluate(
         knobs, physical = f["knobs"][()][rows], f["knobs_physical"][()][rows]
         recipes = [json.loads(r) for r in f["recipe"][()][rows].astype(str)]
     cid, sid = cid_all[rows], sid_all[rows]
-    templates = _templates(config)
+    templates = dict(enumerate(load_templates(config)))
     pred = predict(model, x, knobs, cid)
     per_circuit = _scores(cid, names, pred, y)
     for c in np.unique(cid):
@@ -221,18 +222,6 @@ def evaluate(
             result["starts"][start] = {"overall": _overall(scores), "per_circuit": scores}
     atomic_write_json(out_dir / "evaluation.json", result)
     return result
-
-
-def _templates(config: Any) -> dict[int, Any]:
-    """The dataset's templates by circuit id, read from its config."""
-    from kaspix_spice.netlist import load_template, resolve_circuit
-
-    templates = {}
-    for c, name in enumerate(config.circuits):
-        path = resolve_circuit(name)
-        ranges = config.knob_ranges.get(path.stem) or config.knob_ranges.get(name)
-        templates[c] = load_template(path, ranges, own_sources=config.excitation == "template")
-    return templates
 
 
 def _scores(cid: np.ndarray, names: dict[int, str], pred: np.ndarray, y: np.ndarray) -> dict[str, dict[str, Any]]:

@@ -39,7 +39,7 @@ from pathlib import Path
 
 from kaspix import KaspixError
 
-from kaspix_spice.netlist_knobs import DEFAULT_RANGE, SCALE, Knob, format_value, make_knobs, parse_value
+from kaspix_spice.netlist_knobs import DEFAULT_RANGE, SCALE, Knob, format_value, make_knobs, netlist_error, parse_value
 from kaspix_spice.netlist_text import logical_lines, read_template_text
 
 __all__ = [
@@ -199,11 +199,6 @@ class Template:
         return lines
 
 
-def _error(path: Path, line: int | None, message: str, hint: str) -> KaspixError:
-    where = f"{path}, line {line}" if line else str(path)
-    return KaspixError(message, where=where, hint=hint)
-
-
 def load_template(path: str | Path, ranges: dict[str, tuple[float, float]] | None = None, *, own_sources: bool = False) -> Template:
     """Read and check a template.
 
@@ -277,7 +272,7 @@ def check_template_text(
                     params.append((number, name, parse_value(raw), comment))
                 except ValueError:
                     errors.append(
-                        _error(
+                        netlist_error(
                             path,
                             number,
                             f"the value {raw!r} of .param {name} does not parse",
@@ -309,9 +304,9 @@ def check_template_text(
             errors.append(_unused(path, knob, vin))
     names = [k.name.lower() for k in knobs] + [d.lower() for d in derived]
     for dup in sorted({n for n in names if names.count(n) > 1}):
-        errors.append(_error(path, None, f".param {dup!r} is defined twice", "keep one definition"))
+        errors.append(netlist_error(path, None, f".param {dup!r} is defined twice", "keep one definition"))
     if kind not in KINDS:
-        errors.append(_error(path, kind_line, f"unknown kind {kind!r}", f"write `* kind: ` followed by one of {', '.join(KINDS)}"))
+        errors.append(netlist_error(path, kind_line, f"unknown kind {kind!r}", f"write `* kind: ` followed by one of {', '.join(KINDS)}"))
     if errors:
         return errors
     return Template(
@@ -332,7 +327,7 @@ def _check_vin(path: Path, number: int, code: str) -> list[KaspixError]:
     if len(tokens) >= 3 and tokens[1].lower() == "input" and tokens[2].lower() in ("0", "gnd"):
         return []
     found = " ".join(tokens[:3])
-    return [_error(path, number, f"Vin must go from node 'input' to ground, found {found!r}", "write `Vin input 0 DC 0`")]
+    return [netlist_error(path, number, f"Vin must go from node 'input' to ground, found {found!r}", "write `Vin input 0 DC 0`")]
 
 
 def _missing_vin(path: Path, sources: list[tuple[int, str, list[str]]]) -> KaspixError:
@@ -342,14 +337,14 @@ def _missing_vin(path: Path, sources: list[tuple[int, str, list[str]]]) -> Kaspi
         if _INPUT_LIKE.match(tokens[0][1:]) or any(_INPUT_LIKE.match(n) for n in nodes) or "ac" in tokens[3:]:
             node = next((n for n in nodes if n not in ("0", "gnd")), "input")
             rename = "" if node == "input" else f" and its node {node!r} to 'input'"
-            return _error(
+            return netlist_error(
                 path,
                 number,
                 f"no input source: the template has no `Vin` line; line {number} `{code}` looks like the input: rename it to Vin",
                 f"rename {code.split()[0]} to Vin{rename} (`Vin input 0 DC 0`); "
                 "a circuit driven by its own sources keeps them with `generate.excitation: template`",
             )
-    return _error(
+    return netlist_error(
         path,
         None,
         "no input source: the template has no `Vin` line",
@@ -362,9 +357,9 @@ def _missing_output(path: Path, node_lines: dict[str, list[int]]) -> KaspixError
     alike = [n for n in node_lines if _OUTPUT_LIKE.match(n)]
     alike += [n for n in difflib.get_close_matches("output", list(node_lines), n=3, cutoff=0.6) if n not in alike]
     if not alike:
-        return _error(path, None, "no node named 'output'", "name the node to record 'output' (e.g. `RLoad output 0 100k`)")
+        return netlist_error(path, None, "no node named 'output'", "name the node to record 'output' (e.g. `RLoad output 0 100k`)")
     listed = ", ".join(f"{n!r} ({_lines_text(node_lines[n])})" for n in alike)
-    return _error(
+    return netlist_error(
         path,
         node_lines[alike[0]][0],
         f"no node named 'output'; nodes named like it: {listed}",
@@ -384,14 +379,14 @@ def _uses(body: list[tuple[int, str]], knob: Knob) -> bool:
 
 def _unused(path: Path, knob: Knob, vin: tuple[int, str] | None) -> KaspixError:
     if vin is not None and _uses([vin], knob):
-        return _error(
+        return netlist_error(
             path,
             knob.line,
             f"knob {knob.name!r} is used only in the Vin line (line {vin[0]}), which is replaced by the audio input",
             "to keep the netlist's own sources, set `generate.excitation: template` (`kaspix spice inspect --own-sources` checks it so)",
         )
     hint = f"use it as {{{knob.name}}} in a component value, or delete the .param"
-    return _error(path, knob.line, f"knob {knob.name!r} is never used", hint)
+    return netlist_error(path, knob.line, f"knob {knob.name!r} is never used", hint)
 
 
 def _parse_tran(path: Path, trans: list[tuple[int, str]], errors: list[KaspixError]) -> tuple[float, float] | None:
@@ -399,24 +394,25 @@ def _parse_tran(path: Path, trans: list[tuple[int, str]], errors: list[KaspixErr
     example = "e.g. `.tran 0.1u 1m` (0.1 µs step, 1 ms long)"
     if not trans:
         message = "no .tran line: a template driven by its own sources sets its time step and length with it"
-        errors.append(_error(path, None, message, f"add {example}"))
+        errors.append(netlist_error(path, None, message, f"add {example}"))
         return None
     if len(trans) > 1:
-        errors.append(_error(path, trans[1][0], f"a second .tran line (the first is on line {trans[0][0]})", "keep one .tran"))
+        errors.append(netlist_error(path, trans[1][0], f"a second .tran line (the first is on line {trans[0][0]})", "keep one .tran"))
         return None
     number, code = trans[0]
+    fix = f"write `.tran TSTEP TSTOP`, {example}"
     fields = [t for t in code.split()[1:] if t.lower() != "uic"]
     try:
         values = [parse_value(t) for t in fields]
     except ValueError:
-        errors.append(_error(path, number, f"cannot read `{code}`: its times must be numbers", f"write `.tran TSTEP TSTOP`, {example}"))
+        errors.append(netlist_error(path, number, f"cannot read `{code}`: its times must be numbers", fix))
         return None
     if len(values) < 2:
-        errors.append(_error(path, number, f"`{code}` gives no time step", f"write `.tran TSTEP TSTOP`, {example}"))
+        errors.append(netlist_error(path, number, f"`{code}` gives no time step", fix))
         return None
     step = values[0] if values[0] > 0 else (values[3] if len(values) > 3 else 0.0)  # LTspice writes `.tran 0 1m 0 10n`
     if not 0 < step < values[1]:
-        errors.append(_error(path, number, f"`{code}` gives no time step below its stop time", f"write `.tran TSTEP TSTOP`, {example}"))
+        errors.append(netlist_error(path, number, f"`{code}` gives no time step below its stop time", fix))
         return None
     return step, values[1]
 

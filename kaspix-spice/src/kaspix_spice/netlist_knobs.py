@@ -30,7 +30,7 @@ from pathlib import Path
 
 from kaspix import KaspixError
 
-__all__ = ["DEFAULT_RANGE", "SCALE", "Knob", "RangeComment", "find_range", "format_value", "make_knobs", "parse_value"]
+__all__ = ["DEFAULT_RANGE", "SCALE", "Knob", "RangeComment", "find_range", "format_value", "make_knobs", "netlist_error", "parse_value"]
 
 #: :attr:`Knob.range_source` of a knob with no range in the netlist or the config.
 DEFAULT_RANGE = "default value/3..value*3"
@@ -141,7 +141,8 @@ class Knob:
         return self.low + unit * (self.high - self.low)
 
 
-def _error(path: Path, line: int | None, message: str, hint: str) -> KaspixError:
+def netlist_error(path: Path, line: int | None, message: str, hint: str) -> KaspixError:
+    """A :class:`KaspixError` about ``path`` (at ``line`` when known), for every netlist check to raise."""
     return KaspixError(message, where=f"{path}, line {line}" if line else str(path), hint=hint)
 
 
@@ -169,7 +170,7 @@ def make_knobs(
             close = difflib.get_close_matches(lowered, list(names), n=3, cutoff=0.6)
             guess = f"; did you mean {' or '.join(repr(names[c]) for c in close)}?" if close else ""
             errors.append(
-                _error(
+                netlist_error(
                     path,
                     None,
                     f"a range is configured for {name!r}, which is not a knob of this template{guess}",
@@ -182,7 +183,7 @@ def make_knobs(
         try:
             inline = find_range(comment)
         except ValueError as exc:
-            errors.append(_error(path, number, f"{exc} of knob {name}", "write `; range 1k..100k` (log) or `; range 0.1..0.9 lin`"))
+            errors.append(netlist_error(path, number, f"{exc} of knob {name}", "write `; range 1k..100k` (log) or `; range 0.1..0.9 lin`"))
             inline = None
         written = (number, inline) if inline else named.get(name.lower())
         if written is None and number in above and (above[number][1].name or "").lower() not in names:
@@ -207,7 +208,7 @@ def _range_comments(
         try:
             found = find_range(comment)
         except ValueError as exc:
-            errors.append(_error(path, number, str(exc), "write `* range NAME: 1k..100k` or `* Rango sugerido NAME: 0.1 a 0.9`"))
+            errors.append(netlist_error(path, number, str(exc), "write `* range NAME: 1k..100k` or `* Rango sugerido NAME: 0.1 a 0.9`"))
             continue
         if found:
             pending = (number, found)
@@ -233,7 +234,7 @@ def _knob(
         low, high, source = written[1].low, written[1].high, f"comment, line {written[0]}"
     elif value == 0:
         errors.append(
-            _error(path, number, f"knob {name} is 0 and has no range (value/3..value*3 is none)", "give it one: `; range -1..1 lin`")
+            netlist_error(path, number, f"knob {name} is 0 and has no range (value/3..value*3 is none)", "give it one: `; range -1..1 lin`")
         )
         low, high, source = 0.0, 0.0, DEFAULT_RANGE
     else:
@@ -241,7 +242,7 @@ def _knob(
     log = scale == "log" if scale else low > 0
     if not low <= high or (log and low <= 0):
         errors.append(
-            _error(
+            netlist_error(
                 path,
                 number,
                 f"knob {name} has an invalid range {low:g}..{high:g} (from {source})",

@@ -6,8 +6,6 @@ Only light modules are imported here; torch, h5py, scipy and ngspice load when a
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
-from typing import Any
 
 from kaspix import RegisterCommand, RegisterPart, RegisterPipeline, hookimpl, lazy_factory
 
@@ -15,30 +13,25 @@ from kaspix_spice.commands import COMMANDS
 from kaspix_spice.pipeline import PIPELINE
 
 
-def _lazy(module: str, name: str, doc: str) -> Callable[..., Any]:
-    """A factory that imports ``kaspix_spice.<module>`` only when called."""
-    return lazy_factory(f"kaspix_spice.{module}", name, doc)
-
-
 @hookimpl
 def register_data_sources(register: RegisterPart) -> None:
-    register("spice", _lazy("dataset", "SpiceDataset", "ngspice-simulated circuit clips (HDF5), split by knob setting"))
+    register("spice", lazy_factory("kaspix_spice.dataset", "SpiceDataset", "ngspice-simulated circuit clips (HDF5), split by knob setting"))
 
 
 @hookimpl
 def register_models(register: RegisterPart) -> None:
-    register("film_modal", _lazy("modal", "film_modal", "Knob-conditioned modal state-space circuit emulator"))
-    register("film_gru", _lazy("models", "film_gru", "FiLM-conditioned GRU circuit emulator"))
-    register("film_lstm", _lazy("models", "film_lstm", "FiLM-conditioned LSTM circuit emulator"))
-    register("concat_lstm", _lazy("models", "concat_lstm", "Concat-conditioned LSTM baseline"))
-    register("film_tcn", _lazy("models", "film_tcn", "FiLM-conditioned temporal convolutional network"))
+    register("film_modal", lazy_factory("kaspix_spice.modal", "film_modal", "Knob-conditioned modal state-space circuit emulator"))
+    register("film_gru", lazy_factory("kaspix_spice.models", "film_gru", "FiLM-conditioned GRU circuit emulator"))
+    register("film_lstm", lazy_factory("kaspix_spice.models", "film_lstm", "FiLM-conditioned LSTM circuit emulator"))
+    register("concat_lstm", lazy_factory("kaspix_spice.models", "concat_lstm", "Concat-conditioned LSTM baseline"))
+    register("film_tcn", lazy_factory("kaspix_spice.models", "film_tcn", "FiLM-conditioned temporal convolutional network"))
 
 
 @hookimpl
 def register_losses(register: RegisterPart) -> None:
-    register("esr", _lazy("losses", "esr", "Error-to-signal ratio, optional pre-emphasis"))
-    register("esr_dc", _lazy("losses", "esr_dc", "ESR plus DC error"))
-    register("mse", _lazy("losses", "mse", "Mean squared error"))
+    register("esr", lazy_factory("kaspix_spice.losses", "esr", "Error-to-signal ratio, optional pre-emphasis"))
+    register("esr_dc", lazy_factory("kaspix_spice.losses", "esr_dc", "ESR plus DC error"))
+    register("mse", lazy_factory("kaspix_spice.losses", "mse", "Mean squared error"))
 
 
 @hookimpl
