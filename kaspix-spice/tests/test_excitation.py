@@ -62,3 +62,10 @@ def test_a_share_of_clips_fades_in_and_the_clip_is_the_same_either_way() -> None
     never, info = make_clip(recipes, 4800, 48_000.0, seed=7, fade_in_ms=5.0, fade_in_share=0.0)
     assert always[0] == 0.0 and never[0] != 0.0 and info["fade_in_ms"] == 0.0
     assert np.array_equal(always[240:], never[240:])
+
+
+@pytest.mark.parametrize("kind", ["pink", "white", "chirp", "steps", "silence"])
+def test_clips_start_at_any_level_as_audio_cut_anywhere_does(kind: str) -> None:
+    """Without a fade-in, a clip's first sample is typically far from 0 V, so the start from an operating point is exercised."""
+    starts = [abs(make_clip([Recipe(kind=kind, level_db=(0.0, 0.0))], 4800, 48_000.0, seed=s)[0][0]) for s in range(40)]
+    assert np.median(starts) > 0.1

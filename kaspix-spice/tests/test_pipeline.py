@@ -17,6 +17,7 @@ TINY = [
     "train.epochs=3",
     "train.batch_size=2",
     "train.model_args={modes: 4, channels: 4, layers: 1}",
+    "train.threads=1",  # as OMP_NUM_THREADS=1 in the test runs: more threads than free cores make small ops crawl
 ]
 
 
@@ -50,12 +51,22 @@ def test_pipeline_runs_and_reports_per_circuit(tmp_path) -> None:
 
 
 def test_two_runs_of_one_config_give_identical_metrics(tmp_path) -> None:
-    """The budget is a number of epochs and the schedule follows steps: machine load changes nothing."""
-    overrides = [*TINY, "generate.circuits=[cr_highpass]", "probe_responses=false"]
+    """The budget is a number of epochs and the schedule follows steps: machine load changes nothing.
+
+    The process's thread count differs between the runs (as when an earlier step set
+    ``OMP_NUM_THREADS``); ``train.threads`` fixes the one training and evaluation use.
+    """
+    import torch
+
+    overrides = [*TINY, "generate.circuits=[cr_highpass]", "probe_responses=false", "train.threads=2"]
     scores = []
-    for name in ("first", "second"):
+    ambient = torch.get_num_threads()
+    for name, threads in (("first", 1), ("second", 3)):
+        torch.set_num_threads(threads)
         with plugin_host(plugin, name="spice") as host:
             result = run_pipeline(host, "spice", tmp_path / name, overrides=overrides)
+        assert torch.get_num_threads() == 2
+        torch.set_num_threads(ambient)
         assert result.state.status == "completed", result
         metrics = json.loads((tmp_path / name / "run" / "metrics.json").read_text())
         scores.append({k: v for k, v in metrics.items() if k.startswith("test/") or k in ("train/best_val_loss", "train/epochs")})

@@ -166,7 +166,7 @@ class TrainConfig(Config):
         default_factory=lambda: {"pre_emphasis": None, "warmup": 0},
         description="warmup: samples ignored at the start of each segment (use ~128 when segments are cut mid-clip)",
     )
-    epochs: int = Field(50, ge=1, description="the training budget, in passes over the train split; the cosine schedule spans it")
+    epochs: int = Field(70, ge=1, description="the training budget, in passes over the train split; the cosine schedule spans it")
     max_seconds: float | None = Field(
         1800.0, gt=0, description="safety cap on training time; hitting it stops training early with a warning (machine-dependent results)"
     )
@@ -182,6 +182,9 @@ class TrainConfig(Config):
     )
     grad_clip: float | None = 1.0
     device: str = "auto"
+    threads: int = Field(
+        2, ge=1, description="CPU threads of training and evaluation, set explicitly: results change with the count, not with the load"
+    )
     val_fraction: float = Field(0.15, ge=0, lt=0.5)
     test_fraction: float = Field(0.15, ge=0, lt=0.5)
 

@@ -10,6 +10,11 @@ A recipe is configured in YAML, e.g.::
 Each clip draws one recipe by weight, renders it at unit peak and scales it to a level drawn
 uniformly in ``level_db`` (dB re 1 V peak). :func:`make_clip` returns the recipe's description,
 which is stored with every sample.
+
+Clips start where audio cut anywhere starts: noises, chirps (random phase) and steps (a random
+first level) begin at any level, and only clicks and bursts, events in silence, begin at 0 V. A
+clip that does not fade in therefore starts the circuit from the operating point of a real level,
+which is what the emulators' steady-state start is trained and scored on.
 """
 
 from __future__ import annotations
@@ -58,26 +63,25 @@ def white(rng: np.random.Generator, n: int, fs: float, p: dict[str, float]) -> n
 
 
 def chirp(rng: np.random.Generator, n: int, fs: float, p: dict[str, float]) -> np.ndarray:
-    """A logarithmic sweep from ``f_low`` to ``f_high`` Hz (randomly up or down), starting at zero."""
+    """A logarithmic sweep from ``f_low`` to ``f_high`` Hz (randomly up or down), from a random phase."""
     t = np.arange(n) / fs
     f0, f1 = p["f_low"], min(p["f_high"], 0.45 * fs)
     if rng.random() < 0.5:
         f0, f1 = f1, f0
     duration = max(t[-1], 1.0 / fs)
     k = math.log(f1 / f0) / duration
-    phase = 2 * math.pi * f0 * (np.expm1(k * t) / k)
+    phase = 2 * math.pi * f0 * (np.expm1(k * t) / k) + rng.uniform(0.0, 2 * math.pi)
     return np.sin(phase)
 
 
 def steps(rng: np.random.Generator, n: int, fs: float, p: dict[str, float]) -> np.ndarray:
-    """Piecewise-constant levels held for random durations (mean ``hold_ms``)."""
+    """Piecewise-constant levels held for random durations (mean ``hold_ms``), the first one too."""
     x = np.zeros(n)
     i = 0
     while i < n:
         hold = max(1, int(rng.exponential(p["hold_ms"] * 1e-3 * fs)))
         x[i : i + hold] = rng.uniform(-1, 1)
         i += hold
-    x[0] = 0.0
     return _normalize(x)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 __all__ = ["GENERATOR_VERSION", "shard_path"]
 
 #: Recorded in every dataset; part of the fingerprint of a generation.
-GENERATOR_VERSION = "kaspix-spice 0.3.0"
+GENERATOR_VERSION = "kaspix-spice 0.4.0"
 
 
 def shard_path(out_dir: Path, shard: int) -> Path:

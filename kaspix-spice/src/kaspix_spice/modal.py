@@ -266,7 +266,7 @@ class FiLMModal(Emulator):
         self,
         n_knobs: int,
         n_circuits: int,
-        modes: int = 4,
+        modes: int = 8,
         channels: int = 4,
         channel_modes: int = 4,
         layers: int = 2,
@@ -358,7 +358,7 @@ class FiLMModal(Emulator):
 
 
 def film_modal(
-    n_knobs: int, n_circuits: int, modes: int = 4, channels: int = 4, channel_modes: int = 4, layers: int = 2, conditioned: bool = True
+    n_knobs: int, n_circuits: int, modes: int = 8, channels: int = 4, channel_modes: int = 4, layers: int = 2, conditioned: bool = True
 ) -> FiLMModal:
     """Knob-conditioned modal state-space emulator (linear modes + a deep modal stack for nonlinearity); see :class:`FiLMModal`."""
     return FiLMModal(

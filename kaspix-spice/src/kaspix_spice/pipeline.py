@@ -86,7 +86,9 @@ def train_step(ctx: RunContext[SpiceConfig]) -> None:
     """Train the emulator on the train split, early-stopped on the val split; save ``model.pt``.
 
     A resumed run continues its checkpoints only if they were made with the same train config,
-    seed and dataset; otherwise training starts again.
+    seed and dataset; otherwise training starts again. Torch's CPU thread count is set to
+    ``train.threads`` whatever the environment says (``OMP_NUM_THREADS`` set by an earlier step
+    would otherwise change it, and with it the floating-point results).
     """
     import torch
     from kaspix.atomic import atomic_path
@@ -94,6 +96,7 @@ def train_step(ctx: RunContext[SpiceConfig]) -> None:
     from torch.utils.data import DataLoader
 
     cfg = ctx.config.train
+    torch.set_num_threads(cfg.threads)
     seed_everything(ctx.config.seed)
     train, val = _datasets(ctx)
     if len(train) == 0:
@@ -139,6 +142,7 @@ def evaluate_step(ctx: RunContext[SpiceConfig]) -> None:
 
     from kaspix_spice.dataset import read_metadata
 
+    torch.set_num_threads(ctx.config.train.threads)
     meta = read_metadata(ctx.artifact(DATASET))
     model = build_model(ctx, meta)
     model.load_state_dict(torch.load(ctx.artifact("model.pt"), weights_only=True))
