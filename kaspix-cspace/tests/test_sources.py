@@ -181,6 +181,14 @@ def test_hf_stream_reads_a_saved_dataset_from_disk_without_the_network(tmp_path:
         hf_stream(dataset=str(tmp_path / "corpus"), split="train", audio_column="speech", segment_samples=100)
 
 
+def test_hf_stream_reads_a_folder_of_data_files_without_the_network(tmp_path: Path, offline: None) -> None:
+    (tmp_path / "corpus" / "data").mkdir(parents=True)
+    _audio_dataset(24000).to_parquet(str(tmp_path / "corpus" / "data" / "train-00000-of-00001.parquet"))
+    source = hf_stream(dataset=str(tmp_path / "corpus"), name=None, split="train", segment_samples=1000, shuffle_buffer=2)
+    segments = list(islice(source, 12))
+    assert all(s.shape == (1000,) for s in segments) and 0.3 < max(float(s.abs().max()) for s in segments) <= 0.51
+
+
 def test_hf_stream_reads_a_hub_dataset_only_from_the_local_cache(tmp_path: Path, offline: None, monkeypatch: pytest.MonkeyPatch) -> None:
     from huggingface_hub import constants
 

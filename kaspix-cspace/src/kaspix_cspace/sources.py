@@ -368,7 +368,7 @@ def _local_stream(datasets: Any, dataset: str, name: str | None, split: str) -> 
                 where="data source hf_stream",
                 hint=f"fetch it once yourself (hf download --repo-type dataset {dataset}), or give a local folder",
             ) from None
-    try:
+    try:  # a local folder: datasets lists and reads its files on disk (tests run this with the network blocked)
         return datasets.load_dataset(str(folder), name, split=split, streaming=True)
     except (ValueError, FileNotFoundError) as exc:
         raise KaspixError(f"cannot stream split {split!r} (config {name!r}) from {folder}: {exc}", where=dataset) from None
