@@ -236,24 +236,33 @@ def test_continuation_after_a_comment_line(write_cir) -> None:
 # -- errors that point at the nearest candidate ----------------------------------------------------
 
 
-def test_no_vin_points_at_the_source_that_looks_like_the_input(write_cir) -> None:
-    path = write_cir("* t\nVcc vcc 0 9\nV1 input 0 DC 0\nR1 input output 1k\nR2 vcc output 1k\n.end\n")
+@pytest.mark.parametrize(
+    ("netlist", "message"),
+    [
+        (
+            "* t\nVcc vcc 0 9\nV1 input 0 DC 0\nR1 input output 1k\nR2 vcc output 1k\n.end\n",
+            "line 3 `V1 input 0 DC 0` looks like the input: rename it to Vin",
+        ),
+        (
+            "* t\nVin input 0 DC 0\nR1 input out 1k\nC1 out 0 1n\nR2 out vo 1k\n.end\n",
+            "nodes named like it: 'out' (lines 3, 4, 5), 'vo' (line 5)",
+        ),
+    ],
+    ids=["no Vin: the source that looks like the input", "no output: the nodes named like it"],
+)
+def test_a_missing_input_or_output_points_at_the_nearest_candidate(write_cir, netlist: str, message: str) -> None:
+    path = write_cir(netlist)
     with pytest.raises(KaspixError) as info:
         load_template(path)
-    assert "line 3 `V1 input 0 DC 0` looks like the input: rename it to Vin" in info.value.message
+    assert message in info.value.message
     assert info.value.where == f"{path}, line 3"
+
+
+def test_an_input_source_on_another_node_is_told_to_rename_the_node(write_cir) -> None:
     path = write_cir("* t\nVsig in 0 AC 1\nR1 in output 1k\n.end\n")
     with pytest.raises(KaspixError) as info:
         load_template(path)
     assert "`Vsig in 0 AC 1` looks like the input" in info.value.message and "its node 'in' to 'input'" in info.value.hint
-
-
-def test_no_output_suggests_nodes_named_like_it(write_cir) -> None:
-    path = write_cir("* t\nVin input 0 DC 0\nR1 input out 1k\nC1 out 0 1n\nR2 out vo 1k\n.end\n")
-    with pytest.raises(KaspixError) as info:
-        load_template(path)
-    assert "nodes named like it: 'out' (lines 3, 4, 5), 'vo' (line 5)" in info.value.message
-    assert info.value.where == f"{path}, line 3"
 
 
 def test_kind_header_aliases(write_cir) -> None:
