@@ -36,7 +36,7 @@ def test_an_edited_netlist_is_refused_then_regenerated_alone(write_cir, tmp_path
     cfg, out = _config(str(rc), str(cr)), tmp_path / "data"
     first = generate(cfg, out)
     with h5py.File(first) as f:
-        before = f["audio_out"][()]
+        before, made_by = f["audio_out"][()], f.attrs["fingerprint"]
     mtimes = _mtimes(out, 4)
     rc.write_text(RC.replace("RLoad output 0 1Meg", "RLoad output 0 1k"))
     shard_path(out, 3).unlink()
@@ -51,6 +51,7 @@ def test_an_edited_netlist_is_refused_then_regenerated_alone(write_cir, tmp_path
     assert now[2] == mtimes[2], "the untouched circuit's finished shard is kept"
     with h5py.File(path) as f:
         after = f["audio_out"][()]
+        assert f.attrs["fingerprint"] != made_by, "what trains on the dataset sees that its samples changed"
     assert np.max(np.abs(after[:2])) < 0.5 * np.max(np.abs(before[:2])), "the 1k load divides the output"
     np.testing.assert_array_equal(after[2:], before[2:])
 

@@ -59,7 +59,8 @@ def _fresh_checkpoints(ctx: RunContext[SpiceConfig], metadata: dict[str, Any]) -
     """Remove training checkpoints made with another train config, seed or dataset, so that a resume never continues them.
 
     What makes them: ``train`` (but ``max_seconds``, ``device``: raising the time cap and resuming is
-    what resuming is for), the seed, and the dataset's generate config and size.
+    what resuming is for), the seed, and the dataset (its ``fingerprint``, made at merge from the
+    facts of every shard: config, generator version, netlists as parsed, simulators).
     """
     from kaspix.atomic import atomic_write_json
     from kaspix.fingerprint import fingerprint
@@ -69,7 +70,7 @@ def _fresh_checkpoints(ctx: RunContext[SpiceConfig], metadata: dict[str, Any]) -
     facts = {
         "train": ctx.config.train.model_dump(mode="json", exclude={"max_seconds", "device"}),
         "seed": ctx.config.seed,
-        "data": [metadata.get("config"), int(metadata.get("n_samples_total", 0))],
+        "data": [metadata.get("fingerprint"), metadata.get("config"), int(metadata.get("n_samples_total", 0))],
     }
     key = fingerprint(facts)
     if stamp.is_file() and json.loads(stamp.read_text()).get("fingerprint") == key:

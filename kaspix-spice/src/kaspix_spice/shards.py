@@ -83,12 +83,14 @@ def merge_shards(out_dir: Path, count: int, templates: list[Any], cfg: Any, fs: 
     width = max((len(t.knobs) for t in templates), default=0)
     parts: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
     failed: list[dict[str, Any]] = []
+    made_by: list[str] = []
     for shard in range(count):
         path = shard_path(out_dir, shard)
         if not path.is_file():
             raise KaspixError(f"shard {shard} is missing", where=str(path), hint="rerun the same generate command to finish it")
         with h5py.File(path, "r") as f:
             failed += json.loads(f.attrs["failed"])
+            made_by.append(str(f.attrs["fingerprint"]))
             if int(f.attrs["count"]) == 0:
                 continue
             for key in parts:
@@ -132,5 +134,6 @@ def merge_shards(out_dir: Path, count: int, templates: list[Any], cfg: Any, fs: 
         f.attrs["generator_version"] = GENERATOR_VERSION
         f.attrs["config"] = json.dumps(cfg.model_dump(mode="json"))
         f.attrs["failed"] = json.dumps(failed, default=float)
+        f.attrs["fingerprint"] = fingerprint(made_by)  # of everything that made the samples: the shards' facts
         f.attrs["accuracy"] = json.dumps(accuracy_summary(merged["substeps"], merged["error_estimate"], merged["simulator"], cfg.tolerance))
     return out_dir / "dataset.h5"
